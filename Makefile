@@ -1,0 +1,41 @@
+# bnn-landmarks: make setup | test | demo | convert MODEL=face | train MODEL=face | lint
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MODEL ?= face
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: setup test lint demo convert convert-all train eval clean
+
+setup: $(VENV)/.stamp
+
+$(VENV)/.stamp: requirements.txt requirements-runtime.txt requirements-nodeps.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "bnn-landmarks needs Python 3.11 (TF 2.16 + tflite-runtime 2.14 wheels); set PYTHON=python3.11"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip==24.3.1
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+	touch $@
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup lint
+	$(PY) -m pytest
+
+demo: setup
+	$(PY) -m runtime.infer
+
+convert: setup
+	$(PY) -m convert --model $(MODEL) $(if $(WEIGHTS),--weights $(WEIGHTS))
+
+convert-all: setup
+	$(PY) -m convert --all
+
+train: setup
+	$(PY) -m models.train --model $(MODEL) $(if $(DATA),--data $(DATA)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(BATCH),--batch $(BATCH)) $(ARGS)
+
+clean:
+	rm -rf build .pytest_cache

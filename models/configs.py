@@ -1,0 +1,159 @@
+"""Named model configurations: one spec object per name, read by training, conversion and runtime.
+
+Every base model comes in four variants, after the paper's comparison (Bulat & Tzimiropoulos,
+ICCV 2017, https://arxiv.org/abs/1703.00862):
+
+* ``NAME``                  binary hierarchical, parallel & multi-scale block (the proposed model)
+* ``NAME-real``             real-valued hierarchical block (FAN's ConvBlock), the float twin
+* ``NAME-bottleneck``       binary bottleneck baseline with the same parameter budget
+* ``NAME-real-bottleneck``  real-valued bottleneck baseline
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from models.keypoints import KEYPOINT_SETS, KeypointSet
+from runtime.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Config:
+    """Architecture and data convention of one model.
+
+    ``width`` is the hourglass' channel count; the stem and the first blocks use
+    ``width/4 -> width/2 -> width/2 -> width`` channels (64, 128, 128, 256 for the paper).
+    """
+
+    name: str
+    task: str  # "face" | "pose"
+    keypoints: str  # key of models.keypoints.KEYPOINT_SETS
+    input_size: int = 256
+    width: int = 256
+    stacks: int = 1
+    depth: int = 4
+    block: str = "hierarchical"  # "hierarchical" | "bottleneck"
+    binary: bool = True
+    scaled_weights: bool = True  # per-output-channel mean|W| scale on binary weights
+    crop_scale: float = 1.5
+    heatmap_sigma: float = 1.0
+    decode_method: str = "quarter"
+
+    def __post_init__(self):
+        if self.block not in ("hierarchical", "bottleneck"):
+            raise ValueError(f"block must be 'hierarchical' or 'bottleneck', got {self.block!r}")
+        if self.keypoints not in KEYPOINT_SETS:
+            raise ValueError(f"unknown keypoint set {self.keypoints!r}; known: {sorted(KEYPOINT_SETS)}")
+        if self.width % 4 or self.width < 16:
+            raise ValueError(f"width must be a multiple of 4 and >= 16, got {self.width}")
+        down = 4 * 2**self.depth
+        if self.input_size % down:
+            raise ValueError(f"input_size must be a multiple of {down} for depth {self.depth}, got {self.input_size}")
+        if self.stacks < 1:
+            raise ValueError(f"stacks must be >= 1, got {self.stacks}")
+
+    @property
+    def kps(self) -> KeypointSet:
+        return KEYPOINT_SETS[self.keypoints]
+
+    @property
+    def num_keypoints(self) -> int:
+        return self.kps.num
+
+    @property
+    def heatmap_size(self) -> int:
+        return self.input_size // 4
+
+    def replace(self, **overrides) -> Config:
+        """A copy with ``overrides``; unknown keys raise ``ValueError`` listing the valid ones."""
+        known = {f.name for f in dataclasses.fields(self)}
+        bad = sorted(set(overrides) - known)
+        if bad:
+            raise ValueError(f"unknown config keys {bad}; valid keys: {sorted(known)}")
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def spec(self) -> ModelSpec:
+        """The runtime's :class:`runtime.spec.ModelSpec` for this config."""
+        k = self.kps
+        return ModelSpec(
+            name=self.name, task=self.task, keypoint_names=list(k.names),
+            flip_pairs=[tuple(p) for p in k.flip_pairs], skeleton=[tuple(p) for p in k.skeleton],
+            input_size=self.input_size, heatmap_size=self.heatmap_size,
+            crop_scale=self.crop_scale, decode_method=self.decode_method,
+            heatmap_sigma=self.heatmap_sigma, binary=self.binary, config=self.to_dict(),
+        )
+
+
+_BASES = {
+    # Shipped defaults: edge size, trainable on 2 CPU cores.
+    "face": dict(task="face", keypoints="face68", input_size=128, width=128, crop_scale=1.5),
+    "pose-lsp": dict(task="pose", keypoints="lsp14", input_size=128, width=128, crop_scale=1.25),
+    # The paper's full size (256x256 input, 256 channels, 64x64 heatmaps).
+    "face-256": dict(task="face", keypoints="face68", crop_scale=1.5),
+    "pose-lsp-256": dict(task="pose", keypoints="lsp14", crop_scale=1.25),
+    # The authors' released 1-stack binary MPII model.
+    "pose-mpii": dict(task="pose", keypoints="mpii16", crop_scale=1.25),
+}
+
+_VARIANTS = {
+    "": dict(binary=True, block="hierarchical"),
+    "-real": dict(binary=False, block="hierarchical"),
+    "-bottleneck": dict(binary=True, block="bottleneck"),
+    "-real-bottleneck": dict(binary=False, block="bottleneck"),
+}
+
+CONFIGS: dict[str, Config] = {
+    base + suffix: Config(name=base + suffix, **bkw, **vkw)
+    for base, bkw in _BASES.items()
+    for suffix, vkw in _VARIANTS.items()
+}
+
+
+def get_config(name: str | Config, **overrides) -> Config:
+    """Look up a named config (optionally with ``KEY=value`` overrides).
+
+    Raises:
+        ValueError: unknown name (the message lists the valid ones) or unknown override key.
+    """
+    if isinstance(name, Config):
+        cfg = name
+    else:
+        if name not in CONFIGS:
+            raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(sorted(CONFIGS))}")
+        cfg = CONFIGS[name]
+    return cfg.replace(**overrides) if overrides else cfg
+
+
+def real_twin(cfg: Config) -> Config:
+    """The real-valued config with the same architecture and data convention as ``cfg``."""
+    name = cfg.name if not cfg.binary else (
+        cfg.name.replace("-bottleneck", "-real-bottleneck") if cfg.block == "bottleneck" else cfg.name + "-real")
+    return cfg.replace(name=name, binary=False)
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """Parse ``["width=64", "binary=false"]`` into typed overrides (types from :class:`Config`)."""
+    types = {f.name: f.type for f in dataclasses.fields(Config)}
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not KEY=value")
+        k, v = item.split("=", 1)
+        if k not in types:
+            raise ValueError(f"unknown config key {k!r}; valid keys: {sorted(types)}")
+        t = types[k]
+        if t in ("bool", bool):
+            if v.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(f"{k} must be true or false, got {v!r}")
+            out[k] = v.lower() in ("1", "true", "yes")
+        elif t in ("int", int):
+            out[k] = int(v)
+        elif t in ("float", float):
+            out[k] = float(v)
+        else:
+            out[k] = v
+    return out

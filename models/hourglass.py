@@ -1,0 +1,191 @@
+"""The binarized hourglass of Bulat & Tzimiropoulos, in Larq/Keras.
+
+"Binarized Convolutional Landmark Localizers for Human Pose Estimation and Face Alignment with
+Limited Resources", ICCV 2017, https://arxiv.org/abs/1703.00862 (and the authors' released 1-stack
+binary MPII model). Built like larq/zoo: small builder functions, variants by config.
+
+Every binary convolution is a ``larq.layers.QuantConv2D`` whose input quantizer is the sign
+(``ste_sign``: straight-through gradient, zeroed where ``|x| > 1``) applied directly to the
+preceding BatchNormalization's output, with ``pad_values=1.0`` for "same" padding: the pattern the
+Larq Compute Engine converter turns into ``LceBconv2d``.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import larq as lq  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from models.configs import Config, get_config  # noqa: E402
+
+layers = tf.keras.layers
+
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5
+
+
+def _bn(x, name):
+    return layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)(x)
+
+
+def _binary_conv(x, filters, kernel, *, scaled, name):
+    """BN output -> sign -> binary conv (no bias, no activation)."""
+    return lq.layers.QuantConv2D(
+        filters, kernel, padding="same", pad_values=1.0, use_bias=False,
+        input_quantizer="ste_sign",
+        kernel_quantizer="magnitude_aware_sign" if scaled else "ste_sign",
+        kernel_constraint="weight_clip", name=name,
+    )(x)
+
+
+def _real_conv(x, filters, kernel, *, name, use_bias=False):
+    return layers.Conv2D(filters, kernel, padding="same", use_bias=use_bias, name=name)(x)
+
+
+def _unit(x, filters, kernel, cfg: Config, name):
+    """Pre-activation conv unit: BN -> sign -> bconv (binary) or BN -> ReLU -> conv (real)."""
+    x = _bn(x, f"{name}_bn")
+    if cfg.binary:
+        return _binary_conv(x, filters, kernel, scaled=cfg.scaled_weights, name=f"{name}_bconv")
+    x = layers.ReLU(name=f"{name}_relu")(x)
+    return _real_conv(x, filters, kernel, name=f"{name}_conv")
+
+
+def hierarchical_widths(out_channels: int) -> tuple[int, int, int]:
+    """Output channels of the three chained 3x3 convs: Cout/2, Cout/4, Cout/4."""
+    a, b = out_channels // 2, out_channels // 4
+    return a, b, out_channels - a - b
+
+
+def bottleneck_width(in_channels: int, out_channels: int) -> int:
+    """Inner width M of the bottleneck baseline (1x1 -> 3x3 -> 1x1) whose weight count
+    ``Cin*M + 9*M^2 + M*Cout`` is closest to the hierarchical block's."""
+    a, b, c = hierarchical_widths(out_channels)
+    budget = 9 * (in_channels * a + a * b + b * c)
+    return min(range(1, 4 * out_channels), key=lambda m: abs(in_channels * m + 9 * m * m + m * out_channels - budget))
+
+
+def _skip(x, out_channels, cfg: Config, name):
+    if x.shape[-1] == out_channels:
+        return x
+    return _unit(x, out_channels, 1, cfg, f"{name}_skip")
+
+
+def hierarchical_block(x, out_channels: int, cfg: Config, *, name: str):
+    """The proposed hierarchical, parallel & multi-scale block (FAN's ConvBlock when real).
+
+    Three chained 3x3 units with Cout/2, Cout/4, Cout/4 outputs; their outputs are concatenated
+    and added to the skip (identity, or a 1x1 unit when the channel count changes).
+    """
+    outs, h = [], x
+    for i, c in enumerate(hierarchical_widths(out_channels)):
+        h = _unit(h, c, 3, cfg, f"{name}_{i + 1}")
+        outs.append(h)
+    y = layers.Concatenate(name=f"{name}_concat")(outs)
+    return layers.Add(name=f"{name}_add")([y, _skip(x, out_channels, cfg, name)])
+
+
+def bottleneck_block(x, out_channels: int, cfg: Config, *, name: str):
+    """The bottleneck baseline (1x1 -> 3x3 -> 1x1) with the hierarchical block's parameter budget."""
+    m = bottleneck_width(x.shape[-1], out_channels)
+    h = _unit(x, m, 1, cfg, f"{name}_1")
+    h = _unit(h, m, 3, cfg, f"{name}_2")
+    h = _unit(h, out_channels, 1, cfg, f"{name}_3")
+    return layers.Add(name=f"{name}_add")([h, _skip(x, out_channels, cfg, name)])
+
+
+def block(x, out_channels: int, cfg: Config, *, name: str):
+    """The config's block type."""
+    fn = hierarchical_block if cfg.block == "hierarchical" else bottleneck_block
+    return fn(x, out_channels, cfg, name=name)
+
+
+def hourglass(x, depth: int, cfg: Config, *, name: str):
+    """Newell et al.'s hourglass: a block on the skip branch, max-pool down, recurse, nearest x2 up."""
+    up1 = block(x, cfg.width, cfg, name=f"{name}_up1")
+    low = layers.MaxPool2D(2, name=f"{name}_pool")(x)
+    low = block(low, cfg.width, cfg, name=f"{name}_low1")
+    if depth > 1:
+        low = hourglass(low, depth - 1, cfg, name=f"{name}_d{depth - 1}")
+    else:
+        low = block(low, cfg.width, cfg, name=f"{name}_low2")
+    low = block(low, cfg.width, cfg, name=f"{name}_low3")
+    up2 = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_upsample")(low)
+    return layers.Add(name=f"{name}_add")([up1, up2])
+
+
+def stem(x, cfg: Config):
+    """Real-valued 7x7/2 conv -> BN -> ReLU, block, 2x2 max-pool, block, block (to ``width``)."""
+    w = cfg.width
+    x = layers.Conv2D(w // 4, 7, strides=2, padding="same", use_bias=True, name="stem_conv")(x)
+    x = _bn(x, "stem_bn")
+    x = layers.ReLU(name="stem_relu")(x)
+    x = block(x, w // 2, cfg, name="pre1")
+    x = layers.MaxPool2D(2, name="pre_pool")(x)
+    x = block(x, w // 2, cfg, name="pre2")
+    return block(x, w, cfg, name="pre3")
+
+
+def head(x, cfg: Config, *, name: str):
+    """Block, then BN -> sign -> binary 1x1 conv, then real BN -> ReLU -> 1x1 conv to K heatmaps.
+
+    Returns ``(features, heatmaps)``; features (after the ReLU) feed the next stack.
+    """
+    x = block(x, cfg.width, cfg, name=f"{name}_block")
+    x = _unit(x, cfg.width, 1, cfg, f"{name}_lin")
+    x = _bn(x, f"{name}_bn")
+    feats = layers.ReLU(name=f"{name}_relu")(x)
+    heat = layers.Conv2D(cfg.num_keypoints, 1, use_bias=True, name=f"{name}_heatmaps")(feats)
+    return feats, heat
+
+
+def build_model(
+    *, config: str | Config, intermediate_outputs: bool = False, name: str | None = None
+) -> tf.keras.Model:
+    """Build the (binarized) hourglass landmark localizer for a named config.
+
+    Paper: Bulat & Tzimiropoulos, ICCV 2017, https://arxiv.org/abs/1703.00862.
+
+    Args:
+        config: a name from ``models.configs.CONFIGS`` or a :class:`Config`.
+        intermediate_outputs: output every stack's heatmaps (a list, for intermediate
+            supervision in training) instead of only the last one.
+        name: Keras model name (default: the config name).
+
+    Returns:
+        A Keras model mapping (N, S, S, 3) float32 normalised RGB crops to (N, S/4, S/4, K)
+        float32 heatmaps (a list of ``stacks`` of them with ``intermediate_outputs``).
+    """
+    cfg = get_config(config)
+    inp = layers.Input((cfg.input_size, cfg.input_size, 3), name="image")
+    x = stem(inp, cfg)
+    outputs = []
+    for s in range(cfg.stacks):
+        hg = hourglass(x, cfg.depth, cfg, name=f"hg{s}")
+        feats, heat = head(hg, cfg, name=f"out{s}")
+        outputs.append(heat)
+        if s < cfg.stacks - 1:  # FAN-style re-injection of features and heatmaps
+            f = layers.Conv2D(cfg.width, 1, name=f"reinject{s}_features")(feats)
+            h = layers.Conv2D(cfg.width, 1, name=f"reinject{s}_heatmaps")(heat)
+            x = layers.Add(name=f"reinject{s}_add")([x, f, h])
+    out = outputs if intermediate_outputs else outputs[-1]
+    return tf.keras.Model(inp, out, name=(name or cfg.name).replace("-", "_"))
+
+
+def count_parameters(model: tf.keras.Model) -> dict:
+    """Weight counts: ``binary`` (binarized conv kernels), ``real_conv`` (float conv kernels and
+    biases, BN excluded), ``batchnorm`` and ``total``."""
+    binary = real = bn = 0
+    for layer in model.layers:
+        n = sum(int(tf.size(w)) for w in layer.weights)
+        if isinstance(layer, lq.layers.QuantConv2D) and layer.kernel_quantizer is not None:
+            binary += int(tf.size(layer.kernel))
+            real += n - int(tf.size(layer.kernel))
+        elif isinstance(layer, layers.BatchNormalization):
+            bn += n
+        elif isinstance(layer, layers.Conv2D):
+            real += n
+    return {"binary": binary, "real_conv": real, "batchnorm": bn, "total": binary + real + bn}

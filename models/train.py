@@ -1,0 +1,204 @@
+"""Train a named config: ``python -m models.train --model face [KEY=value ...]``.
+
+Heatmap MSE on every stack; RMSprop 2.5e-4 with step decay (the authors' recipe) or Adam; binary
+weights clipped to [-1, 1] (larq's ``weight_clip`` constraint, applied by the optimizer).
+Checkpoints every epoch and every ``--save-every`` steps into ``--out``; re-running the same
+command resumes exactly (same step, optimizer state, schedule and data order). The best
+weights by validation NME (faces) or PCK@0.2 (pose) are kept as ``best.weights.h5``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m models.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="face", help="named config (see models/configs.py)")
+    p.add_argument("--data", default=None,
+                   help="folder of images+.pts, joints.csv or joints.mat (default: ../shared/data)")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--out", default=None, help="run folder (default: runs/<model>)")
+    p.add_argument("--optimizer", choices=("rmsprop", "adam"), default="rmsprop")
+    p.add_argument("--lr", type=float, default=None, help="default: 2.5e-4 (rmsprop), 1e-3 (adam)")
+    p.add_argument("--lr-steps", default="", help="comma-separated epochs at which the lr drops")
+    p.add_argument("--lr-decay", type=float, default=0.2, help="lr factor at each --lr-steps epoch")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=200, help="also checkpoint every N steps")
+    p.add_argument("--steps-per-epoch", type=int, default=0, help="cap steps per epoch (0 = full epoch)")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in this run (0 = no cap)")
+    p.add_argument("--init", default=None, help="initialise from these weights (.h5) before training")
+    p.add_argument("overrides", nargs="*", help="KEY=value config overrides, e.g. width=64")
+    return p.parse_args(argv)
+
+
+def lr_at(epoch: int, base: float, steps: list[int], decay: float) -> float:
+    return base * decay ** sum(epoch >= s for s in steps)
+
+
+def evaluate(model, cache, cfg, batch: int) -> dict:
+    """Validation metric on plain centred crops (in crop pixels; NME is scale invariant)."""
+    import numpy as np
+
+    from models import metrics
+    from models.augment import make_example
+    from models.pipeline import make_dataset
+    from runtime import codec
+
+    ds = make_dataset(cache, cfg, batch=batch, train=False)
+    preds = []
+    for x, _ in ds:
+        out = model(x, training=False)
+        preds.append(out[-1].numpy() if isinstance(out, (list, tuple)) else out.numpy())
+    hm = np.concatenate(preds)
+    xy, _ = codec.decode(hm, cfg.decode_method)
+    pred = codec.heatmap_to_input(xy, cfg.input_size / cfg.heatmap_size)
+    spec = cfg.spec()
+    gts, viss = [], []
+    for i, s in enumerate(cache.samples):
+        _, _, kc, vis = make_example(cache.image(i), s.keypoints, s.visible, input_size=cfg.input_size,
+                                     heatmap_size=cfg.heatmap_size, crop_scale=cfg.crop_scale,
+                                     flip_pairs=spec.flip_pairs, box=s.box)
+        gts.append(kc)
+        viss.append(vis)
+    gt, vis = np.stack(gts), np.stack(viss)
+    if cfg.task == "face":
+        e = metrics.nme(pred, gt, metrics.face_normalisers(gt)["inter_ocular"])
+        auc, fr = metrics.auc_and_failure(e, 0.08)
+        return {"nme_io": float(e.mean()), "auc08": auc, "fr08": fr, "score": -float(e.mean())}
+    per, mean = metrics.pck(pred, gt, vis, metrics.torso_size(gt))
+    return {"pck02": mean, "pck02_per_joint": per.tolist(), "score": mean}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from models.configs import get_config, parse_overrides
+
+    try:
+        cfg = get_config(args.model, **parse_overrides(args.overrides))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    import numpy as np
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from models.data import load_dataset, split
+    from models.hourglass import build_model
+    from models.pipeline import ImageCache, make_dataset
+    from runtime.io import atomic_write_bytes
+
+    out = Path(args.out or f"runs/{cfg.name}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"x")
+        probe.unlink()
+    except OSError as e:
+        print(f"error: cannot write to run folder {out} ({e}); pass --out to a writable folder", file=sys.stderr)
+        return 2
+    try:
+        samples = load_dataset(cfg.task, args.data)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    train_s, val_s = split(samples, args.val_fraction)
+    base_lr = args.lr or (2.5e-4 if args.optimizer == "rmsprop" else 1e-3)
+    lr_steps = [int(s) for s in args.lr_steps.split(",") if s.strip()]
+    resolved = {"config": cfg.to_dict(), "args": {k: v for k, v in vars(args).items()},
+                "base_lr": base_lr, "train_samples": len(train_s), "val_samples": len(val_s)}
+    print(json.dumps(resolved, indent=1))
+    atomic_write_bytes(out / "run.json", json.dumps(resolved, indent=1).encode())
+
+    tf.keras.utils.set_random_seed(args.seed)
+    model = build_model(config=cfg, intermediate_outputs=True)
+    if args.init:
+        model.load_weights(args.init)
+    opt = (tf.keras.optimizers.RMSprop(base_lr) if args.optimizer == "rmsprop" else tf.keras.optimizers.Adam(base_lr))
+    epoch_v = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    step_in_epoch_v = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+    best_v = tf.Variable(-np.inf, dtype=tf.float64, trainable=False, name="best_score")
+    ckpt = tf.train.Checkpoint(model=model, optimizer=opt, epoch=epoch_v, step_in_epoch=step_in_epoch_v, best=best_v)
+    manager = tf.train.CheckpointManager(ckpt, out / "ckpt", max_to_keep=2)
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        print(f"resumed from {manager.latest_checkpoint}: epoch {int(epoch_v)}, step {int(step_in_epoch_v)}")
+    else:
+        opt.build(model.trainable_variables)
+
+    train_cache, val_cache = ImageCache(train_s), ImageCache(val_s)
+    steps_full = len(train_s) // args.batch
+    steps_per_epoch = min(steps_full, args.steps_per_epoch) if args.steps_per_epoch else steps_full
+    writer = tf.summary.create_file_writer(str(out / "tb"))
+
+    @tf.function
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            outs = model(x, training=True)
+            outs = outs if isinstance(outs, (list, tuple)) else [outs]
+            loss = tf.add_n([tf.reduce_mean(tf.square(o - y)) for o in outs])
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    history_path = out / "history.jsonl"
+    steps_this_run = 0
+    while int(epoch_v) < args.epochs:
+        epoch = int(epoch_v)
+        lr = lr_at(epoch, base_lr, lr_steps, args.lr_decay)
+        opt.learning_rate.assign(lr)
+        start = int(step_in_epoch_v)
+        ds = make_dataset(train_cache, cfg, batch=args.batch, train=True, seed=args.seed, epoch=epoch,
+                          skip_batches=start).take(steps_per_epoch - start)
+        losses, t0 = [], time.time()
+        bar = tqdm(ds, total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=5)
+        for x, y in bar:
+            loss = float(train_step(x, y))
+            losses.append(loss)
+            step_in_epoch_v.assign_add(1)
+            steps_this_run += 1
+            bar.set_postfix(loss=f"{loss:.5f}", lr=f"{lr:.2e}")
+            done = int(step_in_epoch_v)
+            if args.save_every and done % args.save_every == 0 and done < steps_per_epoch:
+                manager.save(checkpoint_number=epoch * steps_full + int(step_in_epoch_v))
+            if args.max_steps and steps_this_run >= args.max_steps:
+                manager.save(checkpoint_number=epoch * steps_full + int(step_in_epoch_v))
+                print(f"stopping after --max-steps {args.max_steps}; rerun to resume")
+                return 0
+        bar.close()
+        val = evaluate(model, val_cache, cfg, args.batch)
+        epoch_v.assign_add(1)
+        step_in_epoch_v.assign(0)
+        improved = val["score"] > float(best_v)
+        if improved:
+            best_v.assign(val["score"])
+            tmp = out / ".best.tmp.h5"
+            model.save_weights(str(tmp))
+            os.replace(tmp, out / "best.weights.h5")
+            atomic_write_bytes(out / "best.json", json.dumps({"epoch": epoch + 1, **val}, indent=1).encode())
+        manager.save(checkpoint_number=(epoch + 1) * steps_full)
+        rec = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "lr": lr,
+               "seconds": time.time() - t0, **{k: v for k, v in val.items() if k != "pck02_per_joint"}}
+        with open(history_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        with writer.as_default():
+            for k, v in rec.items():
+                if isinstance(v, float):
+                    tf.summary.scalar(k, v, step=epoch + 1)
+        print(json.dumps(rec) + ("  *best*" if improved else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

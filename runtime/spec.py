@@ -1,0 +1,104 @@
+"""The model spec: everything a runtime needs to know about a model, as a JSON sidecar.
+
+A spec travels beside every artifact (``model.tflite`` + ``model.json``) and is also embedded in
+the flatbuffer's metadata (key ``bnn_landmarks_spec``). It is plain data: this module imports
+nothing but the standard library and numpy, so the runtime can read it without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SPEC_VERSION = 1
+METADATA_KEY = "bnn_landmarks_spec"
+
+
+@dataclass
+class ModelSpec:
+    """Describes a landmark model's input, output and keypoints.
+
+    Coordinates: the model sees a square crop of ``input_size x input_size`` RGB pixels, whose
+    pixel values ``p`` in [0, 255] are normalised as ``p * input_scale + input_offset``. It outputs
+    (heatmap_size, heatmap_size, num_keypoints) channels-last heatmaps (see ``runtime.codec``).
+    The crop is a square centred on the object box (face: the box of the landmarks, pose: the
+    joints' box) with side ``crop_scale * max(box_w, box_h)``.
+    """
+
+    name: str
+    task: str  # "face" or "pose"
+    keypoint_names: list[str]
+    flip_pairs: list[tuple[int, int]]
+    skeleton: list[tuple[int, int]]
+    input_size: int
+    heatmap_size: int
+    input_scale: float = 1.0 / 127.5
+    input_offset: float = -1.0
+    color: str = "RGB"
+    crop_scale: float = 1.5
+    decode_method: str = "quarter"
+    heatmap_sigma: float = 1.0
+    binary: bool = True
+    # Face only: maps a detector box (x, y, w, h) to the landmark box the crop convention needs:
+    # centre += (dx, dy) * w, side = scale * max(w, h). Filled per detector by calibration.
+    detector_calibration: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    tflite_sha256: str | None = None
+    tools: dict = field(default_factory=dict)
+    spec_version: int = SPEC_VERSION
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(self.keypoint_names)
+
+    @property
+    def stride(self) -> float:
+        """Input pixels per heatmap pixel."""
+        return self.input_size / self.heatmap_size
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["flip_pairs"] = [list(p) for p in self.flip_pairs]
+        d["skeleton"] = [list(p) for p in self.skeleton]
+        d["num_keypoints"] = self.num_keypoints
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        missing = [f.name for f in dataclasses.fields(cls)
+                   if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                   and f.name not in d]
+        if missing:
+            raise ValueError(f"model spec lacks required fields {missing}; regenerate it with `make convert`")
+        if int(d.get("spec_version", SPEC_VERSION)) > SPEC_VERSION:
+            raise ValueError(f"model spec version {d['spec_version']} is newer than this runtime "
+                             f"understands ({SPEC_VERSION}); upgrade bnn-landmarks")
+        kw = {k: v for k, v in d.items() if k in known}
+        kw["flip_pairs"] = [tuple(p) for p in kw["flip_pairs"]]
+        kw["skeleton"] = [tuple(p) for p in kw["skeleton"]]
+        return cls(**kw)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ModelSpec:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelSpec:
+        return cls.from_json(Path(path).read_text())
+
+    def save(self, path: str | Path) -> None:
+        """Write the sidecar atomically (temp file + rename)."""
+        from runtime.io import atomic_write_bytes
+
+        atomic_write_bytes(path, (self.to_json() + "\n").encode())
+
+
+def sidecar_path(model_path: str | Path) -> Path:
+    """``build/face.tflite`` -> ``build/face.json``."""
+    return Path(model_path).with_suffix(".json")

@@ -1,0 +1,94 @@
+import io
+import os
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+lq = pytest.importorskip("larq")
+
+from models.configs import CONFIGS, get_config  # noqa: E402
+from models.hourglass import (  # noqa: E402
+    bottleneck_block,
+    build_model,
+    count_parameters,
+    hierarchical_block,
+)
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def test_released_mpii_model_size():
+    """The authors' released 1-stack binary MPII model: 6,207,488 binary weights and 13,584
+    real-valued conv parameters (stem 7x7 conv and the heatmap 1x1 conv, with biases)."""
+    counts = count_parameters(build_model(config="pose-mpii"))
+    assert counts["binary"] == 6_207_488
+    assert counts["real_conv"] == 13_584
+
+
+@pytest.mark.parametrize("cin,cout", [(256, 256), (128, 256), (64, 128), (128, 128)])
+def test_bottleneck_has_the_hierarchical_parameter_budget(cin, cout):
+    def n_binary(block_fn):
+        cfg = get_config("pose-mpii")
+        inp = tf.keras.layers.Input((8, 8, cin))
+        m = tf.keras.Model(inp, block_fn(inp, cout, cfg, name="b"))
+        return count_parameters(m)["binary"]
+
+    h, b = n_binary(hierarchical_block), n_binary(bottleneck_block)
+    assert abs(b - h) / h < 0.01, (h, b)
+
+
+def test_real_twin_has_no_binary_weights_and_same_shapes():
+    b, r = build_model(config="face"), build_model(config="face-real")
+    assert count_parameters(r)["binary"] == 0
+    assert b.output_shape == r.output_shape == (None, 32, 32, 68)
+
+
+def test_every_binary_conv_reads_the_sign_of_a_batchnorm():
+    """LCE converts a QuantConv2D to LceBconv2d only if its input is the sign quantizer's output
+    (inside the layer) of a plain tensor: check the input quantizer and the padding value."""
+    m = build_model(config="face")
+    qconvs = [layer for layer in m.layers if isinstance(layer, lq.layers.QuantConv2D)]
+    assert len(qconvs) == 54
+    for layer in qconvs:
+        assert layer.input_quantizer.__class__.__name__ == "SteSign", layer.name
+        assert layer.pad_values == 1.0 and not layer.use_bias
+        src = layer.inbound_nodes[0].inbound_layers
+        assert isinstance(src, tf.keras.layers.BatchNormalization), (layer.name, src)
+
+
+def test_multi_stack_with_intermediate_outputs():
+    cfg = get_config("face", stacks=2, width=32, input_size=64, depth=2)
+    m = build_model(config=cfg, intermediate_outputs=True)
+    assert len(m.outputs) == 2
+    y = m(np.zeros((1, 64, 64, 3), np.float32))
+    assert [t.shape for t in y] == [(1, 16, 16, 68)] * 2
+
+
+def test_unknown_config_lists_valid_names():
+    with pytest.raises(ValueError, match="choose one of: .*face"):
+        get_config("nope")
+    with pytest.raises(ValueError, match="unknown config keys"):
+        get_config("face", wdith=3)
+
+
+def _summary(name: str) -> str:
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        lq.models.summary(build_model(config=name))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_summary_snapshot(name):
+    """``lq.models.summary`` per named config; regenerate with UPDATE_SNAPSHOTS=1 after an
+    intended architecture change."""
+    text = _summary(name)
+    path = SNAPSHOTS / f"{name}.txt"
+    if os.environ.get("UPDATE_SNAPSHOTS") or not path.exists():
+        if os.environ.get("CI") and not os.environ.get("UPDATE_SNAPSHOTS"):
+            pytest.fail(f"missing snapshot {path}")
+        path.write_text(text)
+    assert text == path.read_text(), f"architecture of {name} changed; UPDATE_SNAPSHOTS=1 if intended"

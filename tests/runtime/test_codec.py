@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+
+from runtime import codec
+
+
+def _random_points(rng, n, size, margin=2):
+    return rng.uniform(margin, size - 1 - margin, (n, 2)).astype(np.float32)
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_encode_peak_at_point(size):
+    kp = np.array([[10.0, 20.0], [5.0, 7.0]], np.float32)
+    hm = codec.encode(kp, (size, size), sigma=1.5)
+    assert hm.shape == (size, size, 2) and hm.dtype == np.float32
+    for k in range(2):
+        y, x = np.unravel_index(np.argmax(hm[..., k]), hm.shape[:2])
+        assert (x, y) == tuple(kp[k].astype(int))
+        assert hm[y, x, k] == pytest.approx(1.0)
+
+
+def test_invisible_and_nan_points_give_empty_maps():
+    kp = np.array([[10, 10], [np.nan, 3], [12, 12], [500, 500]], np.float32)
+    hm = codec.encode(kp, (64, 64), visible=np.array([1, 1, 0, 1]))
+    assert hm[..., 0].max() == pytest.approx(1.0)
+    assert hm[..., 1:].max() == 0.0
+
+
+def test_round_trip_parabola_subpixel_64():
+    rng = np.random.default_rng(0)
+    kp = _random_points(rng, 500, 64)
+    xy, scores = codec.decode(codec.encode(kp, (64, 64), sigma=1.0), "parabola")
+    err = np.abs(xy - kp)
+    assert err.max() < 0.1, err.max()
+    assert np.all(scores > 0.6)
+
+
+def test_round_trip_quarter_offset_64():
+    rng = np.random.default_rng(1)
+    kp = _random_points(rng, 500, 64)
+    xy, _ = codec.decode(codec.encode(kp, (64, 64), sigma=1.0), "quarter")
+    err = np.abs(xy - kp)
+    # The quarter-pixel shift quantises to {0, +-0.25} around the integer peak: at most 0.25 off
+    # per axis, and on average 0.125 for uniformly placed points.
+    assert err.max() <= 0.25 + 1e-5
+    assert err.mean() < 0.14
+    # Points on the grid or a quarter off it decode to within 0.1 px.
+    grid = np.round(kp * 4) / 4
+    grid = grid[np.all(np.abs(grid - np.round(grid)) != 0.5, axis=1)]
+    xy, _ = codec.decode(codec.encode(grid, (64, 64), sigma=1.0), "quarter")
+    assert np.abs(xy - grid).max() < 0.1
+
+
+def test_decode_batch_matches_single():
+    rng = np.random.default_rng(2)
+    hm = rng.random((3, 16, 16, 5)).astype(np.float32)
+    xy, s = codec.decode(hm)
+    for i in range(3):
+        xi, si = codec.decode(hm[i])
+        np.testing.assert_array_equal(xy[i], xi)
+        np.testing.assert_array_equal(s[i], si)
+
+
+def test_decode_rejects_bad_input():
+    with pytest.raises(ValueError, match="decode method"):
+        codec.decode(np.zeros((4, 4, 1)), "bogus")
+    with pytest.raises(ValueError, match="shape"):
+        codec.decode(np.zeros((4, 4)))
+
+
+def test_coordinate_maps_invert():
+    xy = np.array([[0.0, 0.0], [127.0, 63.5]])
+    h = codec.input_to_heatmap(xy, 4.0)
+    np.testing.assert_allclose(h[0], [-0.375, -0.375])
+    np.testing.assert_allclose(codec.heatmap_to_input(h, 4.0), xy, atol=1e-5)
+
+
+def test_flip_heatmaps_swaps_pairs_and_mirrors():
+    kp = np.array([[3.0, 5.0], [12.0, 6.0], [8.0, 2.0]], np.float32)
+    hm = codec.encode(kp, (16, 16))
+    flipped = codec.flip_heatmaps(hm, [(0, 1)])
+    xy, _ = codec.decode(flipped, "argmax")
+    np.testing.assert_allclose(xy, [[15 - 12, 6], [15 - 3, 5], [15 - 8, 2]])
