@@ -4,7 +4,7 @@ Heatmap MSE on every stack; RMSprop 2.5e-4 with step decay (the authors' recipe)
 weights clipped to [-1, 1] (larq's ``weight_clip`` constraint, applied by the optimizer).
 Checkpoints every epoch and every ``--save-every`` steps into ``--out``; re-running the same
 command resumes exactly (same step, optimizer state, schedule and data order). The best
-weights by validation NME (faces) or PCK@0.2 (pose) are kept as ``best.weights.h5``.
+weights by validation NME (faces) or PCK@0.2 (pose) are kept as ``best.h5``.
 """
 
 from __future__ import annotations
@@ -183,9 +183,9 @@ def main(argv=None) -> int:
         improved = val["score"] > float(best_v)
         if improved:
             best_v.assign(val["score"])
-            tmp = out / ".best.tmp.h5"
+            tmp = out / ".best.tmp.h5"  # legacy Keras h5 (by layer name)
             model.save_weights(str(tmp))
-            os.replace(tmp, out / "best.weights.h5")
+            os.replace(tmp, out / "best.h5")
             atomic_write_bytes(out / "best.json", json.dumps({"epoch": epoch + 1, **val}, indent=1).encode())
         manager.save(checkpoint_number=(epoch + 1) * steps_full)
         rec = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "lr": lr,

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+def atomic_write_bytes(path: str | Path, data: bytes, mode: int = 0o644) -> Path:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
 
     Writes a temp file in the same folder, fsyncs it, then renames it over ``path``.
@@ -20,6 +20,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -45,6 +45,7 @@ class ModelSpec:
     # centre += (dx, dy) * w, side = scale * max(w, h). Filled per detector by calibration.
     detector_calibration: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
+    weights: str = ""  # where the weights came from (path and sha256), or "random-init"
     tflite_sha256: str | None = None
     tools: dict = field(default_factory=dict)
     spec_version: int = SPEC_VERSION

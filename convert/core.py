@@ -1,0 +1,276 @@
+"""Keras -> TFLite conversion and verification.
+
+Binary configs go through the Larq Compute Engine converter (``target="arm"``), real-valued ones
+through the stock TFLite converter (optionally int8 post-training quantised). Every artifact is
+verified (op census, parity against Keras on real crops, size) and written atomically with its
+JSON spec sidecar; the spec is also embedded in the flatbuffer's metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from runtime import codec
+from runtime.io import atomic_write_bytes
+from runtime.spec import METADATA_KEY, ModelSpec, sidecar_path
+from runtime.tflite_model import read_model
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = ROOT / "models" / "pretrained"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+# Parity tolerances, stated once (README "Convert"). Binary models: a pre-activation within float
+# rounding of 0 may take the other sign in the interpreter, so heatmaps get an absolute bound
+# rather than bit equality; decoded landmarks must agree to half an input pixel.
+HEATMAP_ATOL = {"binary": 2e-2, "float": 1e-4, "int8": 5e-2}
+LANDMARK_TOL_PX = {"binary": 0.5, "float": 0.5, "int8": 2.0}
+
+
+class ConversionError(RuntimeError):
+    """A conversion or verification failure, with a one-line message naming the fix."""
+
+
+@dataclass
+class Report:
+    model: str
+    kind: str  # "binary" | "float" | "int8"
+    path: str = ""
+    bytes: int = 0
+    sha256: str = ""
+    census: dict = field(default_factory=dict)
+    parity: dict = field(default_factory=dict)
+    sizes: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _imports():
+    try:
+        import tensorflow as tf  # noqa: F401
+    except ImportError as e:
+        raise ConversionError(f"TensorFlow is not installed ({e}); run `make setup` "
+                              "(pip install -r requirements.txt)") from None
+    try:
+        import larq_compute_engine  # noqa: F401
+    except ImportError as e:
+        raise ConversionError(f"larq-compute-engine is not installed ({e}); run `make setup` "
+                              "(pip install larq-compute-engine==0.16.0)") from None
+
+
+def default_weights(name: str) -> Path:
+    """Shipped Keras weights of a named config: ``models/pretrained/<name>.h5``."""
+    return PRETRAINED / f"{name}.h5"
+
+
+def load_keras(cfg, weights: str | Path | None):
+    """Build ``cfg`` and load ``weights`` (legacy Keras .h5, by layer). ``weights=None`` keeps the
+    random initialisation. Raises :class:`ConversionError` naming the expected shapes on mismatch."""
+    import tensorflow as tf
+
+    from models.hourglass import build_model
+
+    # Fresh name counters: auto-named ops (larq's quantizers) end up in tensor names, and the
+    # same names make the same bytes.
+    tf.keras.backend.clear_session()
+    tf.keras.utils.set_random_seed(0)
+    model = build_model(config=cfg)
+    if weights is not None:
+        weights = Path(weights)
+        if not weights.is_file():
+            raise ConversionError(f"weights file {weights} not found; train with `make train MODEL={cfg.name}` "
+                                  "or pass WEIGHTS=path/to/weights.h5")
+        try:
+            model.load_weights(str(weights))
+        except Exception as e:  # noqa: BLE001 - Keras raises ValueError, OSError, KeyError...
+            expected = {w.name: tuple(w.shape) for w in model.weights[:3]}
+            msg = " ".join(str(e).split())[:400]
+            raise ConversionError(f"weights {weights} do not fit model {cfg.name} ({msg}); expected e.g. "
+                                  f"{expected}; pass the weights trained for this config") from None
+    return model
+
+
+def convert_keras(model, kind: str, calibration: np.ndarray | None = None) -> bytes:
+    """Keras model -> flatbuffer bytes. ``kind``: "binary" (LCE converter, target arm),
+    "float" (stock converter) or "int8" (stock, full-integer post-training quantisation with
+    ``calibration`` (N, S, S, 3) float32 inputs; float input/output kept)."""
+    import tensorflow as tf
+
+    try:
+        if kind == "binary":
+            import larq_compute_engine as lce
+
+            return bytes(lce.convert_keras_model(model, target="arm"))
+        conv = tf.lite.TFLiteConverter.from_keras_model(model)
+        if kind == "int8":
+            if calibration is None or not len(calibration):
+                raise ConversionError("int8 quantisation needs calibration crops")
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+
+            def rep():
+                for x in calibration:
+                    yield [x[None].astype(np.float32)]
+
+            conv.representative_dataset = rep
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        return bytes(conv.convert())
+    except ConversionError:
+        raise
+    except Exception as e:  # noqa: BLE001 - keep the converter's own message
+        msg = " ".join(str(e).split())[:500]
+        raise ConversionError(f"{'LCE' if kind == 'binary' else 'TFLite'} converter failed for "
+                              f"{model.name}: {msg}") from None
+
+
+def embed_metadata(flatbuffer: bytes, key: str, value: bytes) -> bytes:
+    """Return ``flatbuffer`` with metadata entry ``key`` set to ``value`` (replacing an old one)."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    m = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
+    buf = schema.BufferT()
+    buf.data = np.frombuffer(value, np.uint8).copy()
+    m.buffers.append(buf)
+    md = schema.MetadataT()
+    md.name = key
+    md.buffer = len(m.buffers) - 1
+    m.metadata = [x for x in (m.metadata or []) if x.name not in (key, key.encode())] + [md]
+    b = flatbuffers.Builder(len(flatbuffer) + len(value) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def spec_from_tflite(data: bytes) -> ModelSpec | None:
+    """The spec embedded in a flatbuffer's metadata, or None."""
+    raw = read_model(data).metadata.get(METADATA_KEY)
+    return ModelSpec.from_json(raw) if raw else None
+
+
+def census(flatbuffer: bytes, model) -> dict:
+    """Op census and the check that every binarized conv became ``LceBconv2d``.
+
+    Raises :class:`ConversionError` naming the Keras layer(s) left as float convolutions."""
+    import larq as lq
+
+    info = read_model(flatbuffer)
+    counts = dict(sorted(info.op_counts.items()))
+    binary_layers = [layer.name for layer in model.layers
+                     if isinstance(layer, lq.layers.QuantConv2D) and layer.kernel_quantizer is not None]
+    n_bconv = counts.get("LceBconv2d", 0)
+    if len(binary_layers) != n_bconv:
+        float_convs = [info.tensors[o].name for op in info.ops if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D")
+                       for o in op.outputs]
+        stuck = [n for n in binary_layers if any(f"/{n}/" in t or t.endswith(f"/{n}") for t in float_convs)]
+        raise ConversionError(f"{len(binary_layers) - n_bconv} binarized conv(s) of {model.name} were not converted "
+                              f"to LceBconv2d: {', '.join(stuck) or 'unnamed'}; keep the sign quantizer directly in "
+                              "front of each QuantConv2D (no concat/pad/reshape in between)")
+    return {"ops": counts, "binary_layers": len(binary_layers), "lce_bconv2d": n_bconv,
+            "all_binary_convs_converted": True}
+
+
+def run_interpreter(flatbuffer: bytes, x: np.ndarray, kind: str) -> np.ndarray:
+    """Run (N, S, S, 3) inputs one by one; binary models on LCE's interpreter, float ones on
+    tflite-runtime. Returns (N, H, W, K) float32."""
+    if kind == "binary":
+        from larq_compute_engine.tflite.python.interpreter import Interpreter
+
+        it = Interpreter(flatbuffer, num_threads=1)
+        return np.concatenate([np.asarray(it.predict(xi[None]), np.float32) for xi in x])
+    from tflite_runtime.interpreter import Interpreter
+
+    it = Interpreter(model_content=flatbuffer, num_threads=1)
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    ys = []
+    for xi in x:
+        it.set_tensor(inp["index"], xi[None].astype(np.float32))
+        it.invoke()
+        ys.append(it.get_tensor(out["index"]).astype(np.float32))
+    return np.concatenate(ys)
+
+
+def parity(keras_hm: np.ndarray, lite_hm: np.ndarray, spec: ModelSpec, kind: str) -> dict:
+    """Compare heatmaps and decoded landmarks (input pixels). Raises :class:`ConversionError`
+    beyond the stated tolerances."""
+    diff = np.abs(keras_hm - lite_hm)
+    xy_k, _ = codec.decode(keras_hm, spec.decode_method)
+    xy_l, _ = codec.decode(lite_hm, spec.decode_method)
+    d = np.linalg.norm(codec.heatmap_to_input(xy_k, spec.stride) - codec.heatmap_to_input(xy_l, spec.stride), axis=-1)
+    rep = {"crops": int(len(keras_hm)), "heatmap_max_abs": float(diff.max()), "heatmap_mean_abs": float(diff.mean()),
+           "heatmap_atol": HEATMAP_ATOL[kind], "landmark_max_px": float(d.max()),
+           "landmark_mean_px": float(d.mean()), "landmark_tol_px": LANDMARK_TOL_PX[kind]}
+    rep["ok"] = rep["heatmap_max_abs"] <= HEATMAP_ATOL[kind] and rep["landmark_max_px"] <= LANDMARK_TOL_PX[kind]
+    if not rep["ok"]:
+        raise ConversionError(f"parity check failed for {spec.name} ({kind}): heatmaps differ by up to "
+                              f"{rep['heatmap_max_abs']:.3g} (tol {HEATMAP_ATOL[kind]}), landmarks by up to "
+                              f"{rep['landmark_max_px']:.2f} px (tol {LANDMARK_TOL_PX[kind]})")
+    return rep
+
+
+def _tool_versions() -> dict:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("tensorflow-cpu", "tf-keras", "larq", "larq-compute-engine", "numpy", "tflite-runtime"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def convert(
+    cfg,
+    *,
+    weights: str | Path | None,
+    out_dir: str | Path = "build",
+    kind: str | None = None,
+    stem: str | None = None,
+    shared_data: Path | None = SHARED_DATA,
+    calibration: np.ndarray | None = None,
+) -> Report:
+    """Convert and verify one config. Writes ``<out_dir>/<stem>.tflite``, ``<stem>.json`` (spec
+    sidecar) and ``<stem>.report.json``; nothing is written if any check fails.
+
+    Args:
+        cfg: a ``models.configs.Config``.
+        weights: Keras .h5 weights, or None for the random initialisation (sizes/tests only).
+        kind: "binary" or "float" (default from ``cfg.binary``) or "int8".
+    """
+    from convert.fixtures import parity_crops
+
+    _imports()
+    kind = kind or ("binary" if cfg.binary else "float")
+    if kind == "binary" and not cfg.binary:
+        raise ConversionError(f"{cfg.name} is real-valued: convert it as float or int8")
+    model = load_keras(cfg, weights)
+    spec = cfg.spec()
+    spec.weights = "random-init" if weights is None else f"{Path(weights).name} sha256:{_sha(Path(weights).read_bytes())}"
+    spec.tools = _tool_versions()
+    x = parity_crops(spec, shared_data)
+    fb = convert_keras(model, kind, calibration if calibration is not None else x)
+    rep = Report(model=cfg.name, kind=kind)
+    rep.census = census(fb, model) if kind == "binary" else {"ops": dict(sorted(read_model(fb).op_counts.items()))}
+    keras_hm = np.asarray(model.predict(x, verbose=0, batch_size=4), np.float32)
+    rep.parity = parity(keras_hm, run_interpreter(fb, x, kind), spec, kind)
+    fb = embed_metadata(fb, METADATA_KEY, spec.to_json().encode())
+    spec.tflite_sha256 = _sha(fb)
+    stem = stem or cfg.name + ("-int8" if kind == "int8" else "")
+    out = Path(out_dir)
+    path = out / f"{stem}.tflite"
+    rep.path, rep.bytes, rep.sha256 = str(path), len(fb), spec.tflite_sha256
+    atomic_write_bytes(path, fb)
+    spec.save(sidecar_path(path))
+    atomic_write_bytes(out / f"{stem}.report.json", (json.dumps(rep.to_dict(), indent=1) + "\n").encode())
+    return rep

@@ -1,0 +1,146 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+pytest.importorskip("larq_compute_engine")
+
+from convert import core  # noqa: E402
+from models.configs import get_config  # noqa: E402
+from runtime.spec import ModelSpec  # noqa: E402
+from runtime.tflite_model import read_model  # noqa: E402
+
+TINY = dict(input_size=64, width=32, depth=2)
+
+
+def _weights(cfg, path, seed=0):
+    """Random weights with non-trivial BatchNorm statistics (as after training), saved as .h5."""
+    from models.hourglass import build_model
+
+    tf.keras.utils.set_random_seed(seed)
+    m = build_model(config=cfg)
+    rng = np.random.default_rng(seed)
+    for layer in m.layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            g, b, mu, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, g.shape), rng.normal(0, 0.3, b.shape),
+                               rng.normal(0, 0.3, mu.shape), rng.uniform(0.5, 2.0, var.shape)])
+    m.save_weights(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("conv")
+    cfg = get_config("face", **TINY)
+    w = _weights(cfg, d / "tiny.h5")
+    rep = core.convert(cfg, weights=w, out_dir=d / "build", shared_data=None)
+    return cfg, w, d, rep
+
+
+def test_census_every_binary_conv_is_lce(tiny):
+    cfg, _, _, rep = tiny
+    c = rep.census
+    assert c["all_binary_convs_converted"] and c["lce_bconv2d"] == c["binary_layers"] > 0
+    assert c["ops"]["CONV_2D"] == 2  # the real-valued stem and heatmap convs only
+    assert c["ops"]["LceQuantize"] > 0
+
+
+def test_parity_within_stated_tolerance(tiny):
+    par = tiny[3].parity
+    assert par["ok"] and par["crops"] >= 6
+    assert par["heatmap_max_abs"] <= core.HEATMAP_ATOL["binary"]
+    assert par["landmark_max_px"] <= 0.5
+
+
+def test_sidecar_and_embedded_metadata_round_trip(tiny):
+    cfg, _, d, rep = tiny
+    data = (d / "build" / "face.tflite").read_bytes()
+    side = ModelSpec.load(d / "build" / "face.json")
+    import hashlib
+
+    assert side.tflite_sha256 == hashlib.sha256(data).hexdigest() == rep.sha256
+    embedded = core.spec_from_tflite(data)
+    assert embedded is not None
+    assert embedded.to_dict() == {**side.to_dict(), "tflite_sha256": None}
+    assert side.keypoint_names == list(cfg.kps.names) and side.input_size == 64 and side.heatmap_size == 16
+    assert side.tools["larq-compute-engine"] == "0.16.0"
+    # the metadata entry leaves the model runnable
+    info = read_model(data)
+    assert info.input_details()[0].shape == (1, 64, 64, 3)
+
+
+def test_conversion_is_deterministic(tiny, tmp_path):
+    cfg, w, d, rep = tiny
+    rep2 = core.convert(cfg, weights=w, out_dir=tmp_path, shared_data=None)
+    assert (tmp_path / "face.tflite").read_bytes() == (d / "build" / "face.tflite").read_bytes()
+    assert rep2.sha256 == rep.sha256
+
+
+def test_float_twin_parity(tmp_path):
+    cfg = get_config("face-real", **TINY)
+    rep = core.convert(cfg, weights=_weights(cfg, tmp_path / "r.h5"), out_dir=tmp_path, shared_data=None)
+    assert "LceBconv2d" not in rep.census["ops"] and rep.parity["heatmap_max_abs"] <= 1e-4
+
+
+def test_census_names_a_binary_layer_left_float(tiny, monkeypatch):
+    cfg, w, _, _ = tiny
+    model = core.load_keras(cfg, w)
+    fb = core.convert_keras(model, "float")  # stock converter: binary convs stay float
+    with pytest.raises(core.ConversionError, match=r"not converted to LceBconv2d: .*pre1_1_bconv"):
+        core.census(fb, model)
+
+
+def test_mismatched_weights_name_expected_shapes(tiny, tmp_path):
+    _, w, _, _ = tiny
+    other = get_config("face", input_size=64, width=64, depth=2)
+    with pytest.raises(core.ConversionError, match="do not fit model face.*expected"):
+        core.convert(other, weights=w, out_dir=tmp_path, shared_data=None)
+    assert not list(tmp_path.iterdir())
+
+
+def test_converter_failure_keeps_message_and_writes_nothing(tiny, tmp_path, monkeypatch):
+    import larq_compute_engine as lce
+
+    cfg, w, _, _ = tiny
+
+    def boom(*a, **k):
+        raise RuntimeError("MLIR pass 'legalize' failed\nwith details")
+
+    monkeypatch.setattr(lce, "convert_keras_model", boom)
+    with pytest.raises(core.ConversionError, match="LCE converter failed for .*MLIR pass 'legalize' failed with"):
+        core.convert(cfg, weights=w, out_dir=tmp_path, shared_data=None)
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_lce_gives_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "larq_compute_engine", None)
+    with pytest.raises(core.ConversionError, match="pip install larq-compute-engine"):
+        core._imports()
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "convert", *args], capture_output=True, text=True,
+                          cwd=core.ROOT, timeout=300)
+
+
+def test_cli_unknown_model_lists_valid_ones():
+    r = _cli("--model", "facee")
+    assert r.returncode == 2
+    assert "unknown model 'facee'" in r.stderr and "pose-lsp" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_missing_weights(tmp_path):
+    r = _cli("--model", "pose-mpii", "--weights", str(tmp_path / "nope.h5"), "--out", str(tmp_path))
+    assert r.returncode == 2 and "nope.h5" in r.stderr and "WEIGHTS=" in r.stderr
+    assert not list(tmp_path.glob("*.tflite"))
+
+
+def test_report_json_written(tiny):
+    d = tiny[2] / "build"
+    rep = json.loads((d / "face.report.json").read_text())
+    assert rep["kind"] == "binary" and rep["bytes"] == (d / "face.tflite").stat().st_size
