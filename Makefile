@@ -11,12 +11,13 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 setup: $(VENV)/.stamp
 
-$(VENV)/.stamp: requirements.txt requirements-runtime.txt requirements-nodeps.txt
+$(VENV)/.stamp: requirements.txt requirements-runtime.txt requirements-nodeps.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "bnn-landmarks needs Python 3.11 (TF 2.16 + tflite-runtime 2.14 wheels); set PYTHON=python3.11"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip==24.3.1
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 lint: setup

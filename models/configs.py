@@ -12,7 +12,9 @@ ICCV 2017, https://arxiv.org/abs/1703.00862):
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from models.keypoints import KEYPOINT_SETS, KeypointSet
 from runtime.spec import ModelSpec
@@ -85,7 +87,18 @@ class Config:
             input_size=self.input_size, heatmap_size=self.heatmap_size,
             crop_scale=self.crop_scale, decode_method=self.decode_method,
             heatmap_sigma=self.heatmap_sigma, binary=self.binary, config=self.to_dict(),
+            detector_calibration=detector_calibration() if self.task == "face" else {},
         )
+
+
+CALIBRATION = Path(__file__).resolve().parent / "pretrained" / "detector_calibration.json"
+
+
+def detector_calibration() -> dict:
+    """Detector-box -> landmark-box mappings fitted by ``python -m models.calibrate``."""
+    if not CALIBRATION.exists():
+        return {}
+    return {k: {kk: v[kk] for kk in ("dx", "dy", "scale")} for k, v in json.loads(CALIBRATION.read_text()).items()}
 
 
 _BASES = {

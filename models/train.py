@@ -33,6 +33,8 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=None, help="default: 2.5e-4 (rmsprop), 1e-3 (adam)")
     p.add_argument("--lr-steps", default="", help="comma-separated epochs at which the lr drops")
     p.add_argument("--lr-decay", type=float, default=0.2, help="lr factor at each --lr-steps epoch")
+    p.add_argument("--fg-weight", type=float, default=0.0,
+                   help="weighted MSE: pixel weight 1 + fg_weight * target (0 = plain MSE)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=200, help="also checkpoint every N steps")
@@ -147,7 +149,8 @@ def main(argv=None) -> int:
         with tf.GradientTape() as tape:
             outs = model(x, training=True)
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
-            loss = tf.add_n([tf.reduce_mean(tf.square(o - y)) for o in outs])
+            w = 1.0 + args.fg_weight * y
+            loss = tf.add_n([tf.reduce_mean(w * tf.square(o - y)) for o in outs])
         grads = tape.gradient(loss, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
         return loss

@@ -2,7 +2,6 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
@@ -13,23 +12,8 @@ from models.configs import get_config  # noqa: E402
 from runtime.spec import ModelSpec  # noqa: E402
 from runtime.tflite_model import read_model  # noqa: E402
 
-TINY = dict(input_size=64, width=32, depth=2)
-
-
-def _weights(cfg, path, seed=0):
-    """Random weights with non-trivial BatchNorm statistics (as after training), saved as .h5."""
-    from models.hourglass import build_model
-
-    tf.keras.utils.set_random_seed(seed)
-    m = build_model(config=cfg)
-    rng = np.random.default_rng(seed)
-    for layer in m.layers:
-        if isinstance(layer, tf.keras.layers.BatchNormalization):
-            g, b, mu, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, g.shape), rng.normal(0, 0.3, b.shape),
-                               rng.normal(0, 0.3, mu.shape), rng.uniform(0.5, 2.0, var.shape)])
-    m.save_weights(str(path))
-    return path
+from helpers import TINY
+from helpers import random_weights as _weights
 
 
 @pytest.fixture(scope="module")

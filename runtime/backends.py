@@ -1,0 +1,205 @@
+"""Interpreter backends, loaded lazily and chosen from the model's ops.
+
+* ``lce``: Larq Compute Engine's interpreter (x86_64 / macOS wheels): runs binary models.
+* ``tflite``: stock ``tflite-runtime``: float / int8 models (builtin ops).
+* ``onnxruntime``: ``.onnx`` float models.
+
+Every backend maps one (1, S, S, 3) float32 normalised crop to (1, H, W, K) float32 heatmaps.
+"""
+
+from __future__ import annotations
+
+import platform
+
+import numpy as np
+
+from runtime.tflite_model import ModelInfo
+
+LCE_OPS = {"LceQuantize", "LceDequantize", "LceBconv2d", "LceBMaxPool2d"}
+BACKENDS = ("auto", "lce", "tflite", "onnxruntime")
+INSTALL_HINTS = {
+    "lce": "pip install larq-compute-engine==0.16.0 (x86_64 Linux, macOS)",
+    "tflite": "pip install tflite-runtime==2.14.0",
+    "onnxruntime": "pip install onnxruntime",
+}
+
+
+class BackendError(RuntimeError):
+    """No backend can run this model here; the message names the fix."""
+
+
+class Backend:
+    name = "?"
+
+    def run(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class LCEBackend(Backend):
+    name = "lce"
+
+    def __init__(self, model: bytes, threads: int = 1, indirect_bgemm: bool = True, reference: bool = False):
+        lite = lce_interpreter_module()
+        self._it = lite.LiteInterpreter(model, int(threads), bool(reference), bool(indirect_bgemm), False)
+        self._shape = tuple(self._it.input_shapes[0])
+
+    @property
+    def input_shape(self):
+        return self._shape
+
+    def run(self, x):
+        return np.asarray(self._it.predict([np.ascontiguousarray(x, np.float32)])[0], np.float32)
+
+
+def lce_interpreter_module():
+    """LCE's compiled interpreter wrapper, loaded *without* ``larq_compute_engine/__init__``
+    (which imports the converter and with it TensorFlow: seconds and hundreds of MB)."""
+    import importlib.util
+    import os
+    import sys
+
+    name = "interpreter_wrapper_lite"
+    if name in sys.modules:
+        return sys.modules[name]
+    if "larq_compute_engine" in sys.modules:  # already imported (with TF) by the caller: reuse it
+        from larq_compute_engine.tflite.python import interpreter_wrapper_lite
+
+        return interpreter_wrapper_lite
+    try:
+        spec = importlib.util.find_spec("larq_compute_engine")
+    except (ImportError, ValueError):
+        spec = None
+    so = None
+    if spec is not None and spec.origin:
+        folder = os.path.join(os.path.dirname(spec.origin), "tflite", "python")
+        so = next((os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.startswith(name)
+                   and f.endswith((".so", ".pyd"))), None) if os.path.isdir(folder) else None
+    if so is None:
+        raise BackendError(f"the LCE interpreter is not installed; {INSTALL_HINTS['lce']}")
+    s = importlib.util.spec_from_file_location(name, so)
+    mod = importlib.util.module_from_spec(s)
+    try:
+        s.loader.exec_module(mod)
+    except ImportError as e:
+        raise BackendError(f"the LCE interpreter cannot load on {platform.machine()} ({e}); "
+                           f"{INSTALL_HINTS['lce']}") from None
+    sys.modules[name] = mod
+    # A later `import larq_compute_engine` must reuse it: pybind11 types register only once.
+    sys.modules["larq_compute_engine.tflite.python.interpreter_wrapper_lite"] = mod
+    return mod
+
+
+class TFLiteBackend(Backend):
+    name = "tflite"
+
+    def __init__(self, model: bytes, threads: int = 1):
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError as e:
+            raise BackendError(f"tflite-runtime is not installed ({e}); {INSTALL_HINTS['tflite']}") from None
+        self._it = Interpreter(model_content=model, num_threads=int(threads))
+        self._it.allocate_tensors()
+        self._in = self._it.get_input_details()[0]
+        self._out = self._it.get_output_details()[0]
+
+    @property
+    def input_shape(self):
+        return tuple(int(d) for d in self._in["shape"])
+
+    def run(self, x):
+        x = np.asarray(x, np.float32)
+        if self._in["dtype"] != np.float32:  # quantised input
+            scale, zero = self._in["quantization"]
+            info = np.iinfo(self._in["dtype"])
+            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(self._in["dtype"])
+        self._it.set_tensor(self._in["index"], x)
+        self._it.invoke()
+        y = self._it.get_tensor(self._out["index"])
+        if self._out["dtype"] != np.float32:
+            scale, zero = self._out["quantization"]
+            y = (y.astype(np.float32) - zero) * scale
+        return np.asarray(y, np.float32)
+
+
+class ONNXBackend(Backend):
+    name = "onnxruntime"
+
+    def __init__(self, model: bytes, threads: int = 1):
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise BackendError(f"onnxruntime is not installed ({e}); {INSTALL_HINTS['onnxruntime']}") from None
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = int(threads)
+        so.inter_op_num_threads = 1
+        self._s = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+        self._in = self._s.get_inputs()[0]
+
+    @property
+    def input_shape(self):
+        return tuple(d if isinstance(d, int) else 1 for d in self._in.shape)
+
+    def run(self, x):
+        return np.asarray(self._s.run(None, {self._in.name: np.asarray(x, np.float32)})[0], np.float32)
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def choose_backend(info: ModelInfo | None, requested: str = "auto", is_onnx: bool = False) -> str:
+    """Pick a backend name for a model. ``info`` is the parsed .tflite (None for .onnx).
+
+    Raises:
+        BackendError: the requested backend cannot run the model's ops, or none is installed.
+    """
+    if requested not in BACKENDS:
+        raise BackendError(f"unknown backend {requested!r}; choose one of {', '.join(BACKENDS)}")
+    if is_onnx:
+        if requested not in ("auto", "onnxruntime"):
+            raise BackendError(f"an .onnx model runs on onnxruntime, not {requested}; use --backend onnxruntime")
+        return "onnxruntime"
+    if requested == "onnxruntime":
+        raise BackendError("onnxruntime runs .onnx models; this is a .tflite model: use --backend tflite or lce")
+    custom = info.custom_ops if info else set()
+    unknown = custom - LCE_OPS
+    if unknown:
+        raise BackendError(f"model uses custom ops no backend here can run: {', '.join(sorted(unknown))}")
+    if custom:  # binary model
+        if requested == "tflite":
+            raise BackendError(f"stock tflite-runtime cannot run the binary ops {', '.join(sorted(custom))}; "
+                               f"use --backend lce ({INSTALL_HINTS['lce']})")
+        if _importable("larq_compute_engine"):
+            return "lce"
+        raise BackendError(f"this binary model needs the LCE interpreter, which is not installed on "
+                           f"{platform.machine()}: {INSTALL_HINTS['lce']}")
+    if requested == "auto":
+        if _importable("tflite_runtime"):
+            return "tflite"
+        if _importable("larq_compute_engine"):
+            return "lce"
+        raise BackendError(f"no TFLite interpreter installed; {INSTALL_HINTS['tflite']}")
+    return requested
+
+
+def load_backend(model: bytes, name: str, threads: int = 1) -> Backend:
+    """Instantiate backend ``name`` ("lce", "tflite", "onnxruntime") for ``model`` bytes."""
+    if name == "lce":
+        return LCEBackend(model, threads)
+    if name == "tflite":
+        return TFLiteBackend(model, threads)
+    if name == "onnxruntime":
+        return ONNXBackend(model, threads)
+    raise BackendError(f"unknown backend {name!r}")

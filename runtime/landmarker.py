@@ -1,0 +1,281 @@
+"""The Python API, in the style of MediaPipe Tasks.
+
+    from runtime.landmarker import Landmarker, LandmarkerOptions
+    with Landmarker(LandmarkerOptions()) as lm:            # the shipped binary face model
+        result = lm.detect(rgb_image)                      # (H, W, 3) uint8 RGB
+        for inst in result.landmarks:
+            inst.keypoints                                 # (68, 2) float32, image pixels
+
+Face pipeline: detector -> calibrated landmark box -> square crop (the training convention) ->
+model -> heatmap decode (``runtime.codec``) -> inverse affine to image pixels. In video / live
+mode the next frame is cropped from the previous frame's landmarks, and the detector runs again
+only when the track is lost (mean heatmap peak below ``track_threshold``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from runtime import codec, crop
+from runtime.backends import BackendError, choose_backend, load_backend
+from runtime.detectors import DEFAULT_CALIBRATION, Box, calibrated_box
+from runtime.detectors import create as create_detector
+from runtime.image import MAX_PIXELS, to_rgb8
+from runtime.spec import METADATA_KEY, ModelSpec, sidecar_path
+from runtime.tflite_model import ModelFormatError, read_model
+
+PRETRAINED = Path(__file__).resolve().parent / "pretrained"
+DEFAULT_MODEL = PRETRAINED / "face.tflite"
+RUNNING_MODES = ("image", "video", "live")
+
+
+class ModelLoadError(RuntimeError):
+    """The model cannot be loaded; the message names the fix."""
+
+
+@dataclass
+class LandmarkerOptions:
+    """Options of a :class:`Landmarker`.
+
+    ``model_path`` (a .tflite with its JSON sidecar or embedded spec, or a .onnx with its sidecar)
+    or ``model_bytes`` (+ ``spec`` unless embedded); default: the shipped binary face model.
+    """
+
+    model_path: str | Path | None = None
+    model_bytes: bytes | None = None
+    spec: ModelSpec | None = None
+    backend: str = "auto"
+    threads: int = 1
+    running_mode: str = "image"
+    detector: str = "haar"
+    max_instances: int = 4
+    flip_test: bool = False
+    track_threshold: float = 0.25
+    max_pixels: int = MAX_PIXELS
+
+
+@dataclass
+class Landmarks:
+    """One face or person: ``keypoints`` (K, 2) float32 ``(x, y)`` image pixels, ``scores`` (K,)
+    float32 heatmap peaks, ``box`` (x, y, w, h) the box it was cropped from, ``source`` one of
+    "detector", "track", "user", "image"."""
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+    box: tuple[float, float, float, float]
+    source: str
+
+    @property
+    def score(self) -> float:
+        return float(np.mean(self.scores)) if len(self.scores) else 0.0
+
+    def to_dict(self, names: list[str] | None = None) -> dict:
+        d = {"box": [round(float(v), 2) for v in self.box], "score": round(self.score, 4), "source": self.source,
+             "keypoints": [[round(float(x), 2), round(float(y), 2)] for x, y in self.keypoints],
+             "scores": [round(float(s), 4) for s in self.scores]}
+        return d
+
+
+@dataclass
+class LandmarkerResult:
+    landmarks: list[Landmarks]
+    timings_ms: dict = field(default_factory=dict)
+    timestamp_ms: int | None = None
+    detector_ran: bool = False
+
+
+def load_model(path: str | Path | None = None, data: bytes | None = None,
+               spec: ModelSpec | None = None) -> tuple[bytes, ModelSpec, object]:
+    """Read and check a model: returns (bytes, spec, parsed .tflite info or None for .onnx).
+
+    The spec comes from ``spec``, else the sidecar beside ``path``, else the flatbuffer's metadata;
+    a sidecar whose sha256 does not match the model is refused.
+    """
+    is_onnx = False
+    if data is None:
+        path = Path(path or DEFAULT_MODEL)
+        if not path.exists():
+            if path == DEFAULT_MODEL:
+                raise ModelLoadError(f"the shipped face model {path} is missing; reinstall bnn-landmarks or "
+                                     "run `make convert MODEL=face` and pass --model build/face.tflite")
+            raise ModelLoadError(f"model file {path} not found; pass --model path/to/model.tflite")
+        is_onnx = path.suffix.lower() == ".onnx"
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise ModelLoadError(f"cannot read model {path}: {e.strerror}") from None
+    elif data[:4] != b"" and data[4:8] != b"TFL3":
+        is_onnx = True
+    info = None
+    if not is_onnx:
+        try:
+            info = read_model(data)
+        except ModelFormatError as e:
+            raise ModelLoadError(f"{path or 'model bytes'}: {e}; re-download or re-convert the model") from None
+    if spec is None and path is not None and sidecar_path(path).exists():
+        try:
+            spec = ModelSpec.load(sidecar_path(path))
+        except (ValueError, KeyError, TypeError) as e:
+            raise ModelLoadError(f"sidecar {sidecar_path(path)} is not a valid model spec ({e}); "
+                                 "regenerate it with `make convert`") from None
+        if spec.tflite_sha256 and spec.tflite_sha256 != hashlib.sha256(data).hexdigest():
+            raise ModelLoadError(f"sidecar {sidecar_path(path)} does not match {path} (sha256 differs); "
+                                 "re-run `make convert` or remove the stale sidecar")
+    if spec is None and info is not None and METADATA_KEY in info.metadata:
+        try:
+            spec = ModelSpec.from_json(info.metadata[METADATA_KEY])
+        except (ValueError, KeyError, TypeError) as e:
+            raise ModelLoadError(f"the model's embedded spec is invalid ({e}); re-run `make convert`") from None
+    if spec is None:
+        raise ModelLoadError(f"no model spec for {path or 'model bytes'}: put its JSON sidecar beside it "
+                             "(written by `make convert`)")
+    if info is not None:
+        ins, outs = info.input_details(), info.output_details()
+        exp_in = (1, spec.input_size, spec.input_size, 3)
+        exp_out = (1, spec.heatmap_size, spec.heatmap_size, spec.num_keypoints)
+        if len(ins) != 1 or tuple(ins[0].shape) != exp_in or len(outs) != 1 or tuple(outs[0].shape) != exp_out:
+            raise ModelLoadError(f"model tensors {[t.shape for t in ins]} -> {[t.shape for t in outs]} do not match "
+                                 f"its spec {exp_in} -> {exp_out}; the sidecar belongs to another model")
+    return data, spec, info
+
+
+class Landmarker:
+    """Landmark detection on images, video frames or a live stream. Use as a context manager."""
+
+    def __init__(self, options: LandmarkerOptions | None = None):
+        o = options or LandmarkerOptions()
+        if o.running_mode not in RUNNING_MODES:
+            raise ValueError(f"running_mode must be one of {RUNNING_MODES}, got {o.running_mode!r}")
+        self.options = o
+        data, self.spec, info = load_model(o.model_path, o.model_bytes, o.spec)
+        is_onnx = info is None
+        self.backend_name = choose_backend(info, o.backend, is_onnx)
+        self.backend = load_backend(data, self.backend_name, o.threads)
+        shape = tuple(self.backend.input_shape)
+        if shape[1:3] != (self.spec.input_size, self.spec.input_size):
+            raise ModelLoadError(f"model input {shape} does not match its spec's input size {self.spec.input_size}")
+        self.size = int(shape[1])
+        self._detector = None
+        self._track: list[Landmarks] = []
+        self._last_ts: int | None = None
+        self.stats = {"frames": 0, "detector_calls": 0}
+
+    @classmethod
+    def create_from_model_path(cls, path: str | Path, **kw) -> Landmarker:
+        return cls(LandmarkerOptions(model_path=path, **kw))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+    @property
+    def detector(self):
+        if self._detector is None:
+            self._detector = create_detector(self.options.detector)
+        return self._detector
+
+    # -- core ---------------------------------------------------------------------------------
+    def _calibration(self) -> dict:
+        name = self.options.detector
+        return self.spec.detector_calibration.get(name) or DEFAULT_CALIBRATION.get(name, {})
+
+    def landmarks_in_box(self, image: np.ndarray, box, source: str, timings: dict | None = None) -> Landmarks:
+        """Run the model on the crop of landmark box ``box`` (x, y, w, h) of an RGB image."""
+        t = timings if timings is not None else {}
+        t0 = time.perf_counter()
+        center, side = crop.box_crop(box, self.spec.crop_scale)
+        m = crop.crop_matrix(center, side, self.size)
+        patch = crop.warp(image, m, self.size)
+        x = patch[None].astype(np.float32) * self.spec.input_scale + self.spec.input_offset
+        t1 = time.perf_counter()
+        hm = self.backend.run(x)[0]
+        if self.options.flip_test:
+            hf = self.backend.run(np.ascontiguousarray(x[:, :, ::-1]))[0]
+            hm = 0.5 * (hm + codec.flip_heatmaps(hf, self.spec.flip_pairs))
+        t2 = time.perf_counter()
+        xy, scores = codec.decode(hm, self.spec.decode_method)
+        kp = crop.apply(crop.invert(m), codec.heatmap_to_input(xy, self.spec.stride))
+        t3 = time.perf_counter()
+        for k, v in (("preprocess", t1 - t0), ("inference", t2 - t1), ("decode", t3 - t2)):
+            t[k] = t.get(k, 0.0) + 1000 * v
+        return Landmarks(kp.astype(np.float32), scores.astype(np.float32), tuple(float(v) for v in box), source)
+
+    def _boxes(self, image: np.ndarray, timings: dict) -> list[tuple]:
+        if self.spec.task != "face":
+            h, w = image.shape[:2]
+            side = max(h, w) / self.spec.crop_scale
+            return [((w - side) / 2, (h - side) / 2, side, side)]
+        t0 = time.perf_counter()
+        dets: list[Box] = self.detector.detect(image)
+        timings["detect"] = timings.get("detect", 0.0) + 1000 * (time.perf_counter() - t0)
+        self.stats["detector_calls"] += 1
+        cal = self._calibration()
+        return [calibrated_box(b, cal) for b in dets[: self.options.max_instances]]
+
+    def detect(self, image: np.ndarray, boxes: list[tuple] | None = None) -> LandmarkerResult:
+        """Landmarks of every face (detector) or of the person (whole image, or ``boxes``).
+
+        Args:
+            image: (H, W, 3) uint8 RGB (gray, RGBA, uint16 and float in [0, 1] are converted).
+            boxes: optional object boxes (x, y, w, h) in image pixels, skipping the detector.
+        """
+        t0 = time.perf_counter()
+        img = to_rgb8(image, self.options.max_pixels)
+        timings: dict = {}
+        ran = boxes is None and self.spec.task == "face"
+        src = "user" if boxes is not None else ("detector" if self.spec.task == "face" else "image")
+        bx = list(boxes) if boxes is not None else self._boxes(img, timings)
+        out = [self.landmarks_in_box(img, b, src, timings) for b in bx]
+        timings["total"] = 1000 * (time.perf_counter() - t0)
+        self.stats["frames"] += 1
+        return LandmarkerResult(out, timings, None, ran)
+
+    def detect_for_video(self, frame: np.ndarray, timestamp_ms: int) -> LandmarkerResult:
+        """Landmarks for one video frame, tracking from the previous frame. Timestamps must
+        increase; a frame whose track is lost triggers the detector."""
+        if self.options.running_mode == "image":
+            raise ValueError("detect_for_video needs running_mode='video' or 'live'")
+        if self._last_ts is not None and timestamp_ms <= self._last_ts:
+            raise ValueError(f"timestamps must increase: got {timestamp_ms} after {self._last_ts}")
+        self._last_ts = int(timestamp_ms)
+        t0 = time.perf_counter()
+        img = to_rgb8(frame, self.options.max_pixels)
+        timings: dict = {}
+        ran = False
+        tracked = []
+        if self._track and self.spec.task == "face":
+            for prev in self._track:
+                b = crop.box_of_points(prev.keypoints)
+                lm = self.landmarks_in_box(img, b, "track", timings)
+                if lm.score >= self.options.track_threshold:
+                    tracked.append(lm)
+        if not tracked:
+            ran = self.spec.task == "face"
+            tracked = [lm for lm in (self.landmarks_in_box(img, b, "detector" if ran else "image", timings)
+                                     for b in self._boxes(img, timings))]
+            if ran:
+                tracked = [lm for lm in tracked if lm.score >= self.options.track_threshold] or tracked
+        self._track = tracked
+        timings["total"] = 1000 * (time.perf_counter() - t0)
+        self.stats["frames"] += 1
+        return LandmarkerResult(tracked, timings, int(timestamp_ms), ran)
+
+    def reset(self) -> None:
+        """Forget the track (for example between videos)."""
+        self._track, self._last_ts = [], None
+
+
+__all__ = ["Landmarker", "LandmarkerOptions", "LandmarkerResult", "Landmarks", "ModelLoadError", "BackendError",
+           "load_model"]

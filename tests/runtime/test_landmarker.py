@@ -1,0 +1,201 @@
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime import crop
+from runtime.landmarker import Landmarker, LandmarkerOptions, ModelLoadError, load_model
+from runtime.spec import ModelSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "runtime" / "assets" / "astronaut.jpg"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    pytest.importorskip("tensorflow")
+    from helpers import tiny_model
+
+    return tiny_model(tmp_path_factory.mktemp("rt"))
+
+
+@pytest.fixture(scope="module")
+def tiny_pose(tmp_path_factory):
+    pytest.importorskip("tensorflow")
+    from helpers import tiny_model
+
+    return tiny_model(tmp_path_factory.mktemp("rtp"), "pose-lsp")
+
+
+def _img():
+    from runtime.image import read_image
+
+    return read_image(SAMPLE)
+
+
+def test_detect_returns_keypoints_in_image_pixels(tiny):
+    with Landmarker(LandmarkerOptions(model_path=tiny)) as lm:
+        assert lm.backend_name == "lce"
+        res = lm.detect(_img())
+        assert res.detector_ran and len(res.landmarks) == 1
+        inst = res.landmarks[0]
+        assert inst.keypoints.shape == (68, 2) and inst.keypoints.dtype == np.float32
+        assert inst.scores.shape == (68,)
+        # every keypoint lies inside the crop square around the detected face
+        (cx, cy), side = crop.box_crop(inst.box, lm.spec.crop_scale)
+        assert np.all(np.abs(inst.keypoints - [cx, cy]) <= side / 2 + 1)
+        assert set(res.timings_ms) >= {"detect", "preprocess", "inference", "decode", "total"}
+
+
+def test_user_box_skips_detector_and_maps_back(tiny):
+    """With a user box the keypoints equal the crop-frame decode mapped by the inverse affine."""
+    from runtime import codec
+
+    with Landmarker(LandmarkerOptions(model_path=tiny)) as lm:
+        img = _img()
+        box = (150.0, 50.0, 120.0, 120.0)
+        res = lm.detect(img, boxes=[box])
+        assert not res.detector_ran and lm.stats["detector_calls"] == 0
+        c, side = crop.box_crop(box, lm.spec.crop_scale)
+        m = crop.crop_matrix(c, side, lm.size)
+        x = crop.warp(img, m, lm.size)[None].astype(np.float32) * lm.spec.input_scale + lm.spec.input_offset
+        xy, _ = codec.decode(lm.backend.run(x)[0], lm.spec.decode_method)
+        expect = crop.apply(crop.invert(m), codec.heatmap_to_input(xy, lm.spec.stride))
+        np.testing.assert_allclose(res.landmarks[0].keypoints, expect, atol=1e-3)
+
+
+def test_flip_test_runs_and_is_symmetric_on_a_symmetric_image(tiny):
+    img = np.zeros((200, 200, 3), np.uint8)
+    with Landmarker(LandmarkerOptions(model_path=tiny, flip_test=True)) as lm:
+        res = lm.detect(img, boxes=[(50, 50, 100, 100)])
+        assert res.landmarks[0].keypoints.shape == (68, 2)
+
+
+def test_pose_uses_whole_image(tiny_pose):
+    with Landmarker(LandmarkerOptions(model_path=tiny_pose)) as lm:
+        res = lm.detect(_img())
+        assert lm.stats["detector_calls"] == 0 and res.landmarks[0].source == "image"
+        assert res.landmarks[0].keypoints.shape == (14, 2)
+
+
+def test_video_mode_timestamps_and_reset(tiny):
+    with Landmarker(LandmarkerOptions(model_path=tiny, running_mode="video")) as lm:
+        img = _img()
+        lm.detect_for_video(img, 0)
+        with pytest.raises(ValueError, match="increase"):
+            lm.detect_for_video(img, 0)
+        lm.reset()
+        lm.detect_for_video(img, 0)
+    with Landmarker(LandmarkerOptions(model_path=tiny)) as lm, pytest.raises(ValueError, match="running_mode"):
+        lm.detect_for_video(_img(), 1)
+
+
+def test_model_bytes_with_embedded_spec(tiny):
+    with Landmarker(LandmarkerOptions(model_bytes=tiny.read_bytes())) as lm:
+        assert lm.spec.name == "face" and lm.size == 64
+
+
+def test_sidecar_mismatch_is_refused(tiny, tmp_path):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(tiny.read_bytes())
+    spec = ModelSpec.load(tiny.with_suffix(".json"))
+    spec.tflite_sha256 = hashlib.sha256(b"other").hexdigest()
+    model.with_suffix(".json").write_text(spec.to_json())
+    with pytest.raises(ModelLoadError, match="sha256 differs"):
+        load_model(model)
+    spec.tflite_sha256 = None
+    spec.input_size = 128
+    model.with_suffix(".json").write_text(spec.to_json())
+    with pytest.raises(ModelLoadError, match="do not match its spec"):
+        load_model(model)
+
+
+def test_corrupt_and_missing_models(tiny, tmp_path):
+    with pytest.raises(ModelLoadError, match="not found"):
+        load_model(tmp_path / "none.tflite")
+    bad = tmp_path / "bad.tflite"
+    data = tiny.read_bytes()
+    bad.write_bytes(data[: len(data) // 3])
+    with pytest.raises(ModelLoadError, match="truncated|corrupt|outside"):
+        load_model(bad)
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(ModelLoadError, match="TFL3"):
+        load_model(bad)
+
+
+def test_binary_model_refused_by_stock_tflite_backend(tiny):
+    from runtime.backends import BackendError
+
+    with pytest.raises(BackendError, match="cannot run the binary ops"):
+        Landmarker(LandmarkerOptions(model_path=tiny, backend="tflite"))
+
+
+def test_float_model_on_tflite_runtime(tmp_path):
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("tflite_runtime")
+    from helpers import tiny_model
+
+    path = tiny_model(tmp_path, "face-real")
+    with Landmarker(LandmarkerOptions(model_path=path)) as lm:
+        assert lm.backend_name == "tflite"
+        assert lm.detect(_img(), boxes=[(150, 50, 120, 120)]).landmarks[0].keypoints.shape == (68, 2)
+
+
+def test_runtime_imports_and_runs_without_tensorflow(tiny):
+    """The runtime must never import TensorFlow or larq, even when running a binary model."""
+    code = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('tensorflow', 'larq', 'tf_keras', 'keras'):
+            raise ImportError('blocked: ' + name)
+sys.meta_path.insert(0, Block())
+import runtime, runtime.infer, runtime.landmarker, runtime.backends, runtime.codec, runtime.detectors
+from runtime.landmarker import Landmarker, LandmarkerOptions
+from runtime.image import read_image
+lm = Landmarker(LandmarkerOptions(model_path={str(tiny)!r}))
+r = lm.detect(read_image({str(SAMPLE)!r}))
+assert r.landmarks[0].keypoints.shape == (68, 2)
+bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'larq', 'larq_compute_engine')]
+assert not bad, bad
+print('ok')
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
+def test_cli_images_folder_errors_continue(tiny, tmp_path):
+    import cv2
+
+    d = tmp_path / "in"
+    (d / "sub").mkdir(parents=True)
+    img = cv2.imread(str(SAMPLE))
+    cv2.imwrite(str(d / "a.jpg"), img)
+    cv2.imwrite(str(d / "sub" / "a.png"), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+    (d / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    (d / "empty.png").write_bytes(b"")
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "runtime.infer", str(d), "--model", str(tiny), "--output", str(out),
+                        "--csv"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert r.returncode == 1, r.stderr  # partial failure
+    recs = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(recs) == 4
+    errors = [x for x in recs if x["error"]]
+    assert len(errors) == 2 and all("broken" in x["source"] or "empty" in x["source"] for x in errors)
+    good = [x for x in recs if not x["error"]]
+    assert all(len(x["instances"][0]["keypoints"]) == 68 for x in good)
+    assert sorted(p.name for p in out.glob("*.jpg")) == ["a.jpg", "a_2.jpg"]
+    rows = (out / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * 68
+    assert "2 failed" in r.stderr and "median ms" in r.stderr
+
+
+def test_cli_fatal_errors_exit_2(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "runtime.infer", "--model", str(tmp_path / "x.tflite")],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2 and "not found" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
