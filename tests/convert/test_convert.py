@@ -7,13 +7,13 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 pytest.importorskip("larq_compute_engine")
 
+from helpers import TINY
+from helpers import random_weights as _weights
+
 from convert import core  # noqa: E402
 from models.configs import get_config  # noqa: E402
 from runtime.spec import ModelSpec  # noqa: E402
 from runtime.tflite_model import read_model  # noqa: E402
-
-from helpers import TINY
-from helpers import random_weights as _weights
 
 
 @pytest.fixture(scope="module")
