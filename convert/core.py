@@ -256,7 +256,8 @@ def convert(
         raise ConversionError(f"{cfg.name} is real-valued: convert it as float or int8")
     model = load_keras(cfg, weights)
     spec = cfg.spec()
-    spec.weights = "random-init" if weights is None else f"{Path(weights).name} sha256:{_sha(Path(weights).read_bytes())}"
+    spec.weights = ("random-init" if weights is None
+                    else f"{Path(weights).name} sha256:{_sha(Path(weights).read_bytes())}")
     spec.tools = _tool_versions()
     x = parity_crops(spec, shared_data)
     fb = convert_keras(model, kind, calibration if calibration is not None else x)

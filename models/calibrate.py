@@ -27,7 +27,9 @@ def calibrate(detector, samples, limit: int | None = None) -> dict:
         gc = np.array([x + w / 2, y + h / 2])
         # the detection whose centre is nearest the truth, if it overlaps it at all
         best = min(boxes, key=lambda b: np.hypot(b.x + b.w / 2 - gc[0], b.y + b.h / 2 - gc[1]), default=None)
-        if best is None or abs(best.x + best.w / 2 - gc[0]) > best.w / 2 or abs(best.y + best.h / 2 - gc[1]) > best.h / 2:
+        far = best is not None and (abs(best.x + best.w / 2 - gc[0]) > best.w / 2
+                                    or abs(best.y + best.h / 2 - gc[1]) > best.h / 2)
+        if best is None or far:
             misses += 1
             continue
         dxs.append((gc[0] - (best.x + best.w / 2)) / best.w)

@@ -7,8 +7,8 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 pytest.importorskip("larq_compute_engine")
 
-from helpers import TINY
-from helpers import random_weights as _weights
+from helpers import TINY  # noqa: E402
+from helpers import random_weights as _weights  # noqa: E402
 
 from convert import core  # noqa: E402
 from models.configs import get_config  # noqa: E402
