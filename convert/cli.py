@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from convert.core import PRETRAINED, ROOT, ConversionError, convert, default_weights
+from convert.core import PRETRAINED, ROOT, ConversionError, convert, convert_onnx, default_weights
 
 
 def parse_args(argv):
@@ -24,6 +24,7 @@ def parse_args(argv):
     p.add_argument("--random-init", action="store_true", help="convert the untrained model (sizes, tests)")
     p.add_argument("--out", default=str(ROOT / "build"), help="output folder (default: build/)")
     p.add_argument("--no-twin", action="store_true", help="skip the real-valued twin")
+    p.add_argument("--no-onnx", action="store_true", help="skip the ONNX export of the twin (PyTorch bridge)")
     p.add_argument("--int8", action="store_true", help="also int8-quantise the real-valued twin")
     p.add_argument("--ship", action="store_true", help="copy the binary model and sidecar to runtime/pretrained/")
     return p.parse_args(argv)
@@ -56,12 +57,16 @@ def convert_one(name: str, args) -> dict:
         reports.append(convert(twin, weights=tw, out_dir=args.out))
         if tw is None:
             print(f"  note: no trained weights for {twin.name}; its twin is untrained (size/speed only)")
+        if not args.no_onnx:
+            reports.append(convert_onnx(twin, weights=tw, out_dir=args.out))
         if args.int8 and tw is None:
             print(f"  note: int8 twin skipped: quantising an untrained {twin.name} proves nothing")
         elif args.int8:
             reports.append(convert(twin, weights=tw, out_dir=args.out, kind="int8"))
     for r in reports:
         print(_line(r))
+    if not cfg.binary and not args.no_onnx and cfg.block == "hierarchical":
+        reports.append(convert_onnx(cfg, weights=weights, out_dir=args.out))
     sizes = {r.kind: r.bytes for r in reports}
     summary = {"model": cfg.name, "reports": [r.to_dict() for r in reports], "sizes": sizes}
     if "float" in sizes and "binary" in sizes:

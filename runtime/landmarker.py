@@ -123,7 +123,8 @@ def load_model(path: str | Path | None = None, data: bytes | None = None,
         except (ValueError, KeyError, TypeError) as e:
             raise ModelLoadError(f"sidecar {sidecar_path(path)} is not a valid model spec ({e}); "
                                  "regenerate it with `make convert`") from None
-        if spec.tflite_sha256 and spec.tflite_sha256 != hashlib.sha256(data).hexdigest():
+        want = spec.onnx_sha256 if is_onnx else spec.tflite_sha256
+        if want and want != hashlib.sha256(data).hexdigest():
             raise ModelLoadError(f"sidecar {sidecar_path(path)} does not match {path} (sha256 differs); "
                                  "re-run `make convert` or remove the stale sidecar")
     if spec is None and info is not None and METADATA_KEY in info.metadata:
@@ -131,6 +132,8 @@ def load_model(path: str | Path | None = None, data: bytes | None = None,
             spec = ModelSpec.from_json(info.metadata[METADATA_KEY])
         except (ValueError, KeyError, TypeError) as e:
             raise ModelLoadError(f"the model's embedded spec is invalid ({e}); re-run `make convert`") from None
+    if spec is None and is_onnx:
+        spec = _onnx_embedded_spec(data)
     if spec is None:
         raise ModelLoadError(f"no model spec for {path or 'model bytes'}: put its JSON sidecar beside it "
                              "(written by `make convert`)")
@@ -142,6 +145,22 @@ def load_model(path: str | Path | None = None, data: bytes | None = None,
             raise ModelLoadError(f"model tensors {[t.shape for t in ins]} -> {[t.shape for t in outs]} do not match "
                                  f"its spec {exp_in} -> {exp_out}; the sidecar belongs to another model")
     return data, spec, info
+
+
+def _onnx_embedded_spec(data: bytes) -> ModelSpec | None:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    try:
+        meta = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise ModelLoadError(f"onnxruntime cannot load the model ({' '.join(str(e).split())[:200]})") from None
+    raw = meta.get(METADATA_KEY)
+    try:
+        return ModelSpec.from_json(raw) if raw else None
+    except (ValueError, KeyError, TypeError) as e:
+        raise ModelLoadError(f"the model's embedded spec is invalid ({e}); re-run `make convert`") from None
 
 
 class Landmarker:

@@ -47,6 +47,7 @@ class ModelSpec:
     config: dict = field(default_factory=dict)
     weights: str = ""  # where the weights came from (path and sha256), or "random-init"
     tflite_sha256: str | None = None
+    onnx_sha256: str | None = None
     tools: dict = field(default_factory=dict)
     spec_version: int = SPEC_VERSION
 
@@ -101,5 +102,6 @@ class ModelSpec:
 
 
 def sidecar_path(model_path: str | Path) -> Path:
-    """``build/face.tflite`` -> ``build/face.json``."""
-    return Path(model_path).with_suffix(".json")
+    """``build/face.tflite`` -> ``build/face.json``; ``build/face-real.onnx`` -> ``build/face-real.onnx.json``."""
+    p = Path(model_path)
+    return p.with_name(p.name + ".json") if p.suffix.lower() == ".onnx" else p.with_suffix(".json")
