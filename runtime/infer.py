@@ -46,6 +46,8 @@ def parse_args(argv):
     p.add_argument("--output", default="landmarks-out", help="output folder (default: ./landmarks-out)")
     p.add_argument("--flip-test", action="store_true", help="average with the mirrored crop")
     p.add_argument("--detector", default="haar")
+    p.add_argument("--track-threshold", type=float, default=0.25,
+                   help="video/live: re-detect when the mean heatmap peak falls below this")
     p.add_argument("--box", default=None, help="x,y,w,h object box (skip detection; pose: the person)")
     p.add_argument("--csv", action="store_true", help="also write results.csv")
     p.add_argument("--no-annotate", action="store_true", help="write JSON only")
@@ -137,7 +139,8 @@ def main(argv=None) -> int:
     try:
         lm = Landmarker(LandmarkerOptions(model_path=args.model, backend=args.backend, threads=args.threads,
                                           running_mode="live" if args.camera is not None else mode,
-                                          detector=args.detector, flip_test=args.flip_test))
+                                          detector=args.detector, flip_test=args.flip_test,
+                                          track_threshold=args.track_threshold))
     except (ModelLoadError, BackendError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,93 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime.landmarker import Landmarker, LandmarkerOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "runtime" / "assets" / "astronaut.jpg"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    pytest.importorskip("tensorflow")
+    from helpers import tiny_model
+
+    return tiny_model(tmp_path_factory.mktemp("vid"))
+
+
+def make_video(path: Path, frames: int = 24, size: int = 320) -> Path:
+    """A synthetic clip: the sample portrait drifting slowly, as a hand-held camera would."""
+    import cv2
+
+    img = cv2.imread(str(SAMPLE))
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (size, size))
+    assert vw.isOpened()
+    for i in range(frames):
+        x0, y0 = 60 + 2 * i, 10 + i
+        vw.write(cv2.resize(img[y0:y0 + 400, x0:x0 + 400], (size, size)))
+    vw.release()
+    return path
+
+
+def _frames(path):
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        yield cv2.cvtColor(f, cv2.COLOR_BGR2RGB)
+    cap.release()
+
+
+def test_tracking_skips_the_detector(tiny, tmp_path):
+    video = make_video(tmp_path / "clip.mp4")
+    with Landmarker(LandmarkerOptions(model_path=tiny, running_mode="video", track_threshold=0.0)) as lm:
+        results = [lm.detect_for_video(f, 40 * i) for i, f in enumerate(_frames(video))]
+    assert len(results) == 24 and lm.stats["detector_calls"] == 1
+    assert [r.detector_ran for r in results].count(True) == 1
+    assert all(r.landmarks and r.landmarks[0].source == "track" for r in results[1:])
+
+
+def test_lost_track_redetects(tiny, tmp_path):
+    video = make_video(tmp_path / "clip.mp4", frames=6)
+    with Landmarker(LandmarkerOptions(model_path=tiny, running_mode="video", track_threshold=2.0)) as lm:
+        for i, f in enumerate(_frames(video)):
+            lm.detect_for_video(f, 40 * i)
+    assert lm.stats["detector_calls"] == 6
+
+
+def _cli(args, cwd):
+    return subprocess.run([sys.executable, "-m", "runtime.infer", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+def test_cli_video_and_broken_inputs(tiny, tmp_path):
+    video = make_video(tmp_path / "clip.mp4")
+    data = video.read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    (tmp_path / "notavideo.avi").write_bytes(b"RIFF....AVI garbage" * 10)
+    out = tmp_path / "out"
+    r = _cli([str(video), str(tmp_path / "cut.mp4"), str(tmp_path / "notavideo.avi"), "--model", str(tiny),
+              "--output", str(out), "--track-threshold", "0"], tmp_path)
+    assert r.returncode == 1, r.stderr
+    recs = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    good = [x for x in recs if x["source"].endswith("clip.mp4")]
+    assert len(good) == 24 and all(x["error"] is None for x in good)
+    assert sum(x["detector_ran"] for x in good) == 1
+    assert [x["frame"] for x in good] == list(range(24))
+    assert any(x["error"] and "notavideo" in x["source"] for x in recs)
+    assert (out / "clip.mp4").stat().st_size > 0
+    assert "failed" in r.stderr
+
+
+def test_cli_missing_camera_is_reported(tiny, tmp_path):
+    r = _cli(["--camera", "97", "--model", str(tiny), "--output", str(tmp_path / "o")], tmp_path)
+    assert r.returncode == 1
+    assert "cannot open camera 97" in r.stderr
