@@ -3,7 +3,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from runtime.landmarker import Landmarker, LandmarkerOptions
