@@ -38,5 +38,8 @@ convert-all: setup
 train: setup
 	$(PY) -m models.train --model $(MODEL) $(if $(DATA),--data $(DATA)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(BATCH),--batch $(BATCH)) $(ARGS)
 
+eval: setup
+	$(PY) -m models.evaluate --model $(MODEL) $(if $(DATA),--data $(DATA) --split all) $(if $(WEIGHTS),--weights $(WEIGHTS)) $(if $(TFLITE),--tflite $(TFLITE)) $(ARGS)
+
 clean:
 	rm -rf build .pytest_cache

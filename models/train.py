@@ -40,6 +40,7 @@ def parse_args(argv=None):
     p.add_argument("--save-every", type=int, default=200, help="also checkpoint every N steps")
     p.add_argument("--steps-per-epoch", type=int, default=0, help="cap steps per epoch (0 = full epoch)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in this run (0 = no cap)")
+    p.add_argument("--deterministic", action="store_true", help="TF op determinism (bit-identical resumes)")
     p.add_argument("--init", default=None, help="initialise from these weights (.h5) before training")
     p.add_argument("overrides", nargs="*", help="KEY=value config overrides, e.g. width=64")
     return p.parse_args(argv)
@@ -116,6 +117,10 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     train_s, val_s = split(samples, args.val_fraction)
+    if not val_s or len(train_s) < args.batch:
+        print(f"error: {len(samples)} samples give {len(train_s)} for training and {len(val_s)} for validation; "
+              "give more data, a smaller --batch or another --val-fraction", file=sys.stderr)
+        return 2
     base_lr = args.lr or (2.5e-4 if args.optimizer == "rmsprop" else 1e-3)
     lr_steps = [int(s) for s in args.lr_steps.split(",") if s.strip()]
     resolved = {"config": cfg.to_dict(), "args": {k: v for k, v in vars(args).items()},
@@ -124,6 +129,8 @@ def main(argv=None) -> int:
     atomic_write_bytes(out / "run.json", json.dumps(resolved, indent=1).encode())
 
     tf.keras.utils.set_random_seed(args.seed)
+    if args.deterministic:
+        tf.config.experimental.enable_op_determinism()
     model = build_model(config=cfg, intermediate_outputs=True)
     if args.init:
         model.load_weights(args.init)
@@ -135,7 +142,7 @@ def main(argv=None) -> int:
     manager = tf.train.CheckpointManager(ckpt, out / "ckpt", max_to_keep=2)
     if manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        print(f"resumed from {manager.latest_checkpoint}: epoch {int(epoch_v)}, step {int(step_in_epoch_v)}")
+        print(f"resumed from {manager.latest_checkpoint}: epoch {int(epoch_v) + 1}, step {int(step_in_epoch_v)} of it")
     else:
         opt.build(model.trainable_variables)
 

@@ -147,6 +147,38 @@ def load_model(path: str | Path | None = None, data: bytes | None = None,
     return data, spec, info
 
 
+def landmarks_in_box(backend, spec: ModelSpec, image: np.ndarray, box, source: str = "user",
+                     flip_test: bool = False, timings: dict | None = None) -> Landmarks:
+    """The crop -> model -> decode -> image-pixels step shared by every pipeline.
+
+    Args:
+        backend: anything with ``run((1, S, S, 3) float32) -> (1, H, W, K) float32``.
+        image: (H, W, 3) uint8 RGB. box: landmark box (x, y, w, h) in image pixels.
+
+    Returns:
+        :class:`Landmarks` with keypoints (K, 2) float32 in image pixels.
+    """
+    t = timings if timings is not None else {}
+    size = spec.input_size
+    t0 = time.perf_counter()
+    center, side = crop.box_crop(box, spec.crop_scale)
+    m = crop.crop_matrix(center, side, size)
+    patch = crop.warp(image, m, size)
+    x = patch[None].astype(np.float32) * spec.input_scale + spec.input_offset
+    t1 = time.perf_counter()
+    hm = backend.run(x)[0]
+    if flip_test:
+        hf = backend.run(np.ascontiguousarray(x[:, :, ::-1]))[0]
+        hm = 0.5 * (hm + codec.flip_heatmaps(hf, spec.flip_pairs))
+    t2 = time.perf_counter()
+    xy, scores = codec.decode(hm, spec.decode_method)
+    kp = crop.apply(crop.invert(m), codec.heatmap_to_input(xy, spec.stride))
+    t3 = time.perf_counter()
+    for k, v in (("preprocess", t1 - t0), ("inference", t2 - t1), ("decode", t3 - t2)):
+        t[k] = t.get(k, 0.0) + 1000 * v
+    return Landmarks(kp.astype(np.float32), scores.astype(np.float32), tuple(float(v) for v in box), source)
+
+
 def _onnx_embedded_spec(data: bytes) -> ModelSpec | None:
     try:
         import onnxruntime as ort
@@ -212,24 +244,7 @@ class Landmarker:
 
     def landmarks_in_box(self, image: np.ndarray, box, source: str, timings: dict | None = None) -> Landmarks:
         """Run the model on the crop of landmark box ``box`` (x, y, w, h) of an RGB image."""
-        t = timings if timings is not None else {}
-        t0 = time.perf_counter()
-        center, side = crop.box_crop(box, self.spec.crop_scale)
-        m = crop.crop_matrix(center, side, self.size)
-        patch = crop.warp(image, m, self.size)
-        x = patch[None].astype(np.float32) * self.spec.input_scale + self.spec.input_offset
-        t1 = time.perf_counter()
-        hm = self.backend.run(x)[0]
-        if self.options.flip_test:
-            hf = self.backend.run(np.ascontiguousarray(x[:, :, ::-1]))[0]
-            hm = 0.5 * (hm + codec.flip_heatmaps(hf, self.spec.flip_pairs))
-        t2 = time.perf_counter()
-        xy, scores = codec.decode(hm, self.spec.decode_method)
-        kp = crop.apply(crop.invert(m), codec.heatmap_to_input(xy, self.spec.stride))
-        t3 = time.perf_counter()
-        for k, v in (("preprocess", t1 - t0), ("inference", t2 - t1), ("decode", t3 - t2)):
-            t[k] = t.get(k, 0.0) + 1000 * v
-        return Landmarks(kp.astype(np.float32), scores.astype(np.float32), tuple(float(v) for v in box), source)
+        return landmarks_in_box(self.backend, self.spec, image, box, source, self.options.flip_test, timings)
 
     def _boxes(self, image: np.ndarray, timings: dict) -> list[tuple]:
         if self.spec.task != "face":
@@ -297,4 +312,4 @@ class Landmarker:
 
 
 __all__ = ["Landmarker", "LandmarkerOptions", "LandmarkerResult", "Landmarks", "ModelLoadError", "BackendError",
-           "load_model"]
+           "load_model", "landmarks_in_box"]

@@ -1,0 +1,204 @@
+"""``python -m models.evaluate``: accuracy of a Keras model or of a converted model (via runtime).
+
+Faces: NME normalised by inter-ocular (outer eye corners), inter-pupil and box size; AUC and
+failure rate at 0.08 and 0.10; a cumulative error distribution plot. Pose: PCK@0.2 (torso) for
+LSP-style data, PCKh@0.5 for MPII (head segment x 0.6 x 1.0/0.6: the head-top to upper-neck length),
+per joint and mean. Writes ``metrics.json`` and ``metrics.md`` (and ``ced.png`` for faces).
+
+Crops: ``--crop gt`` (default) centres on the ground-truth landmark box, the protocol of the
+validation numbers; ``--crop detector`` runs the runtime's face detector and calibration, as
+deployed (faces the detector misses count as failures with error 1.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class KerasBackend:
+    """Adapter giving a Keras model the runtime backends' ``run`` interface."""
+
+    name = "keras"
+
+    def __init__(self, model):
+        self.model = model
+
+    def run(self, x):
+        return np.asarray(self.model(x, training=False), np.float32)
+
+
+def predict(backend, spec, samples, crop_mode: str = "gt", flip_test: bool = False, progress: bool = True):
+    """Keypoints (N, K, 2) in image pixels (NaN rows for faces the detector missed)."""
+    from tqdm import tqdm
+
+    from runtime import crop
+    from runtime.detectors import DEFAULT_CALIBRATION, calibrated_box
+    from runtime.detectors import create as create_detector
+    from runtime.landmarker import landmarks_in_box
+
+    det = create_detector("haar") if crop_mode == "detector" else None
+    cal = spec.detector_calibration.get("haar") or DEFAULT_CALIBRATION["haar"]
+    out = np.full((len(samples), spec.num_keypoints, 2), np.nan, np.float32)
+    for i, s in enumerate(tqdm(samples, desc="evaluating", disable=not progress, mininterval=2)):
+        img = s.load_image()
+        if det is None:
+            box = s.box or crop.box_of_points(s.keypoints, s.visible)
+        else:
+            x, y, w, h = crop.box_of_points(s.keypoints)
+            gc = (x + w / 2, y + h / 2)
+            boxes = [b for b in det.detect(img) if abs(b.x + b.w / 2 - gc[0]) < b.w / 2
+                     and abs(b.y + b.h / 2 - gc[1]) < b.h / 2]
+            if not boxes:
+                continue
+            box = calibrated_box(boxes[0], cal)
+        out[i] = landmarks_in_box(backend, spec, img, box, flip_test=flip_test).keypoints
+    return out
+
+
+def face_metrics(pred, gt) -> dict:
+    from models import metrics
+
+    norms = metrics.face_normalisers(gt)
+    res = {"images": int(len(gt))}
+    missed = np.isnan(pred).any(axis=(1, 2))
+    res["detector_missed"] = int(missed.sum())
+    for name, n in norms.items():
+        e = metrics.nme(np.nan_to_num(pred), gt, n)
+        e[missed] = 1.0
+        res[f"nme_{name}"] = float(e.mean())
+        if name == "inter_ocular":
+            res["errors_inter_ocular"] = e.tolist()
+            for t in (0.08, 0.10):
+                auc, fr = metrics.auc_and_failure(e, t)
+                res[f"auc@{t:.2f}"], res[f"fr@{t:.2f}"] = auc, fr
+    return res
+
+
+def pose_metrics(pred, gt, vis, keypoint_names) -> dict:
+    from models import metrics
+
+    res = {"images": int(len(gt))}
+    if len(keypoint_names) == 14:
+        per, mean = metrics.pck(pred, gt, vis, metrics.torso_size(gt), 0.2)
+        res["pck@0.2"] = mean
+        res["pck@0.2_per_joint"] = dict(zip(keypoint_names, per.tolist()))
+    else:
+        head = metrics.torso_size(gt, metrics.MPII_HEAD)
+        per, mean = metrics.pck(pred, gt, vis, head, 0.5)
+        res["pckh@0.5"] = mean
+        res["pckh@0.5_per_joint"] = dict(zip(keypoint_names, per.tolist()))
+    return res
+
+
+def ced_plot(errors: np.ndarray, path: Path, label: str, limit: float = 0.10) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    e = np.sort(np.asarray(errors))
+    xs = np.linspace(0, limit, 200)
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+    ax.plot(xs, np.searchsorted(e, xs, side="right") / len(e), label=label)
+    ax.set_xlabel("NME (inter-ocular)")
+    ax.set_ylabel("fraction of images")
+    ax.set_xlim(0, limit)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def markdown(res: dict, title: str) -> str:
+    lines = [f"# {title}", "", "| metric | value |", "|---|---|"]
+    for k, v in res.items():
+        if isinstance(v, float):
+            lines.append(f"| {k} | {v:.4f} |")
+        elif isinstance(v, int | str):
+            lines.append(f"| {k} | {v} |")
+    for k, v in res.items():
+        if isinstance(v, dict):
+            lines += ["", f"| {k} | |", "|---|---|"] + [f"| {j} | {p:.3f} |" for j, p in v.items()]
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(backend, spec, samples, out: Path | None = None, crop_mode="gt", flip_test=False, title="",
+             progress=True) -> dict:
+    pred = predict(backend, spec, samples, crop_mode, flip_test, progress)
+    gt = np.stack([s.keypoints for s in samples])
+    if spec.task == "face":
+        res = face_metrics(pred, gt)
+    else:
+        res = pose_metrics(pred, gt, np.stack([s.visible for s in samples]), spec.keypoint_names)
+    res.update({"model": spec.name, "crop": crop_mode, "flip_test": flip_test})
+    if out is not None:
+        from runtime.io import atomic_write_bytes
+
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out / "metrics.json", (json.dumps(res, indent=1) + "\n").encode())
+        summary = {k: v for k, v in res.items() if k != "errors_inter_ocular"}
+        atomic_write_bytes(out / "metrics.md", markdown(summary, title or spec.name).encode())
+        if spec.task == "face":
+            ced_plot(res["errors_inter_ocular"], out / "ced.png", spec.name)
+    return res
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="face", help="named config (Keras evaluation)")
+    p.add_argument("--weights", default=None, help="Keras .h5 (default: models/pretrained/<model>.h5)")
+    p.add_argument("--tflite", default=None, help="evaluate this .tflite/.onnx through the runtime instead")
+    p.add_argument("--data", default=None, help="dataset (default: ../shared/data validation split)")
+    p.add_argument("--split", choices=("val", "train", "all"), default="val")
+    p.add_argument("--crop", choices=("gt", "detector"), default="gt")
+    p.add_argument("--flip-test", action="store_true")
+    p.add_argument("--limit", type=int, default=0, help="first N samples only")
+    p.add_argument("--out", default=None, help="output folder (default: build/eval/<model>)")
+    args = p.parse_args(argv)
+
+    from models.data import load_dataset, split
+
+    try:
+        if args.tflite:
+            from runtime.landmarker import Landmarker, LandmarkerOptions
+
+            lm = Landmarker(LandmarkerOptions(model_path=args.tflite))
+            backend, spec = lm.backend, lm.spec
+        else:
+            import os
+
+            os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+            from convert.core import default_weights, load_keras
+            from models.configs import get_config
+
+            cfg = get_config(args.model)
+            model = load_keras(cfg, args.weights or default_weights(cfg.name))
+            backend, spec = KerasBackend(model), cfg.spec()
+        samples = load_dataset(spec.task, args.data)
+    except Exception as e:  # noqa: BLE001 - one clear line for every load failure
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.data is None or args.split != "all":
+        tr, va = split(samples)
+        samples = {"val": va, "train": tr, "all": samples}[args.split]
+    if args.limit:
+        samples = samples[: args.limit]
+    out = Path(args.out or ROOT / "build" / "eval" / spec.name)
+    res = evaluate(backend, spec, samples, out, args.crop, args.flip_test)
+    print(json.dumps({k: v for k, v in res.items() if k != "errors_inter_ocular"}, indent=1))
+    print(f"wrote {out}/metrics.json, metrics.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["width=16", "input_size=32", "depth=1"]
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    """20 synthetic faces (image + 68-point .pts) in the iBUG folder layout."""
+    import cv2
+
+    from models.data import write_pts
+
+    d = tmp_path_factory.mktemp("faces")
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        img = rng.integers(0, 255, (64, 64, 3), np.uint8)
+        kp = rng.uniform(16, 48, (68, 2))
+        cv2.imwrite(str(d / f"f{i:02d}.jpg"), img)
+        write_pts(d / f"f{i:02d}.pts", kp)
+    return d
+
+
+def _train(data, out, *extra, wait=True):
+    cmd = [sys.executable, "-m", "models.train", "--model", "face", "--data", str(data), "--out", str(out),
+           "--batch", "4", "--epochs", "2", "--optimizer", "adam", "--deterministic", "--save-every", "1",
+           "--val-fraction", "0.2", *extra, *TINY]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    if not wait:
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    return r.stdout + r.stderr
+
+
+def _model_vars(out: Path) -> dict:
+    ckpt = tf.train.latest_checkpoint(str(out / "ckpt"))
+    reader = tf.train.load_checkpoint(ckpt)
+    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map() if k.startswith("model/")}
+
+
+def test_resume_is_exact(faces, tmp_path):
+    _train(faces, tmp_path / "a")
+    log = _train(faces, tmp_path / "b", "--max-steps", "3")
+    assert "stopping after --max-steps 3" in log
+    log = _train(faces, tmp_path / "b")
+    assert "resumed from" in log and "epoch 1, step 3 of it" in log
+    a, b = _model_vars(tmp_path / "a"), _model_vars(tmp_path / "b")
+    assert a.keys() == b.keys() and len(a) > 10
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    ha = [json.loads(x) for x in (tmp_path / "a" / "history.jsonl").read_text().splitlines()]
+    hb = [json.loads(x) for x in (tmp_path / "b" / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in ha] == [h["epoch"] for h in hb] == [1, 2]
+    assert ha[-1]["nme_io"] == pytest.approx(hb[-1]["nme_io"], abs=1e-6)
+    assert (tmp_path / "b" / "best.h5").exists() and json.loads((tmp_path / "b" / "run.json").read_text())["config"]
+
+
+def test_sigkill_then_resume(faces, tmp_path):
+    out = tmp_path / "k"
+    p = _train(faces, out, "--epochs", "3", wait=False)
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill as soon as a mid-run checkpoint exists
+        if tf.train.latest_checkpoint(str(out / "ckpt")):
+            break
+        time.sleep(0.2)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    assert tf.train.latest_checkpoint(str(out / "ckpt")) is not None
+    log = _train(faces, out, "--epochs", "3")
+    assert "resumed from" in log
+    hist = [json.loads(x)["epoch"] for x in (out / "history.jsonl").read_text().splitlines()]
+    assert hist[-1] == 3 and sorted(set(hist)) == [1, 2, 3]
+
+
+def test_unknown_override_fails_fast(faces, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "models.train", "--data", str(faces), "--out", str(tmp_path),
+                        "widht=3"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "unknown config key 'widht'" in r.stderr
