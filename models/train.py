@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,6 +41,11 @@ def parse_args(argv=None):
     p.add_argument("--save-every", type=int, default=200, help="also checkpoint every N steps")
     p.add_argument("--steps-per-epoch", type=int, default=0, help="cap steps per epoch (0 = full epoch)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in this run (0 = no cap)")
+    p.add_argument("--teacher", default=None,
+                   help="distillation teacher: a real-valued config name (weights from --teacher-weights or "
+                        "models/pretrained/<name>.h5) or an .onnx model with the same heatmap layout")
+    p.add_argument("--teacher-weights", default=None)
+    p.add_argument("--distill-alpha", type=float, default=0.5, help="weight of the teacher term (0..1)")
     p.add_argument("--deterministic", action="store_true", help="TF op determinism (bit-identical resumes)")
     p.add_argument("--init", default=None, help="initialise from these weights (.h5) before training")
     p.add_argument("overrides", nargs="*", help="KEY=value config overrides, e.g. width=64")
@@ -82,6 +88,81 @@ def evaluate(model, cache, cfg, batch: int) -> dict:
         return {"nme_io": float(e.mean()), "auc08": auc, "fr08": fr, "score": -float(e.mean())}
     per, mean = metrics.pck(pred, gt, vis, metrics.torso_size(gt))
     return {"pck02": mean, "pck02_per_joint": per.tolist(), "score": mean}
+
+
+def weights_digest(model) -> str:
+    """sha256 of every model variable's bytes (workers in sync print the same)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for w in model.weights:
+        h.update(w.numpy().tobytes())
+    return h.hexdigest()
+
+
+def make_strategy():
+    """MultiWorkerMirroredStrategy under TF_CONFIG (several machines), MirroredStrategy with several
+    GPUs, else the default strategy."""
+    import tensorflow as tf
+
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_physical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_chief(strategy) -> bool:
+    r = getattr(strategy, "cluster_resolver", None)
+    if r is None or not r.task_type:
+        return True
+    if r.task_type == "chief":
+        return True
+    return r.task_type == "worker" and r.task_id == 0 and "chief" not in r.cluster_spec().as_dict()
+
+
+def load_teacher(args, cfg):
+    """A callable (B, S, S, 3) -> (B, H, W, K) float32 heatmaps, or None without ``--teacher``."""
+    if not args.teacher:
+        return None
+    import numpy as np
+    import tensorflow as tf
+
+    want = (cfg.heatmap_size, cfg.heatmap_size, cfg.num_keypoints)
+    if args.teacher.endswith(".onnx"):
+        import onnxruntime as ort
+
+        if not Path(args.teacher).is_file():
+            raise FileNotFoundError(f"teacher {args.teacher} not found")
+        sess = ort.InferenceSession(args.teacher, providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+        probe = sess.run(None, {name: np.zeros((1, cfg.input_size, cfg.input_size, 3), np.float32)})[0]
+        if tuple(probe.shape[1:]) != want:
+            raise ValueError(f"teacher outputs {probe.shape[1:]}, the student {want}: same heatmap layout needed")
+
+        def run(x):
+            return np.concatenate([sess.run(None, {name: xi[None]})[0] for xi in x]).astype(np.float32)
+
+        def onnx_teacher(x):
+            y = tf.numpy_function(run, [x], tf.float32)
+            y.set_shape((None, *want))
+            return y
+
+        return onnx_teacher
+    from models.configs import get_config, parse_overrides
+    from models.hourglass import build_model
+
+    tcfg = get_config(args.teacher, **parse_overrides(args.overrides))
+    if (tcfg.input_size, tcfg.heatmap_size, tcfg.num_keypoints) != (cfg.input_size, cfg.heatmap_size,
+                                                                     cfg.num_keypoints):
+        raise ValueError(f"teacher {tcfg.name} has another input/heatmap layout than {cfg.name}")
+    weights = Path(args.teacher_weights or Path(__file__).resolve().parent / "pretrained" / f"{tcfg.name}.h5")
+    if not weights.is_file():
+        raise FileNotFoundError(f"teacher weights {weights} not found; pass --teacher-weights")
+    t = build_model(config=tcfg, name="teacher")
+    t.load_weights(str(weights))
+    t.trainable = False
+    return lambda x: t(x, training=False)
 
 
 def main(argv=None) -> int:
@@ -131,73 +212,110 @@ def main(argv=None) -> int:
     tf.keras.utils.set_random_seed(args.seed)
     if args.deterministic:
         tf.config.experimental.enable_op_determinism()
-    model = build_model(config=cfg, intermediate_outputs=True)
-    if args.init:
-        model.load_weights(args.init)
-    opt = (tf.keras.optimizers.RMSprop(base_lr) if args.optimizer == "rmsprop" else tf.keras.optimizers.Adam(base_lr))
-    epoch_v = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    step_in_epoch_v = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
-    best_v = tf.Variable(-np.inf, dtype=tf.float64, trainable=False, name="best_score")
-    ckpt = tf.train.Checkpoint(model=model, optimizer=opt, epoch=epoch_v, step_in_epoch=step_in_epoch_v, best=best_v)
-    manager = tf.train.CheckpointManager(ckpt, out / "ckpt", max_to_keep=2)
-    if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        print(f"resumed from {manager.latest_checkpoint}: epoch {int(epoch_v) + 1}, step {int(step_in_epoch_v)} of it")
-    else:
-        opt.build(model.trainable_variables)
+    strategy = make_strategy()
+    chief = is_chief(strategy)
+    ckpt_dir = out / "ckpt" if chief else Path(tempfile.mkdtemp(prefix="bnn-worker-ckpt-"))
+    with strategy.scope():
+        model = build_model(config=cfg, intermediate_outputs=True)
+        if args.init:
+            model.load_weights(args.init)
+        opt = (tf.keras.optimizers.RMSprop(base_lr) if args.optimizer == "rmsprop"
+               else tf.keras.optimizers.Adam(base_lr))
+        epoch_v = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        step_in_epoch_v = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+        best_v = tf.Variable(-np.inf, dtype=tf.float64, trainable=False, name="best_score")
+        ckpt = tf.train.Checkpoint(model=model, optimizer=opt, epoch=epoch_v, step_in_epoch=step_in_epoch_v,
+                                   best=best_v)
+        manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=2)
+        latest = tf.train.latest_checkpoint(str(out / "ckpt"))
+        if latest:
+            ckpt.restore(latest).assert_existing_objects_matched()
+            print(f"resumed from {latest}: epoch {int(epoch_v.numpy()) + 1}, step {int(step_in_epoch_v.numpy())} of it")
+        else:
+            opt.build(model.trainable_variables)
+    try:
+        teacher = load_teacher(args, cfg)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     train_cache, val_cache = ImageCache(train_s), ImageCache(val_s)
     steps_full = len(train_s) // args.batch
     steps_per_epoch = min(steps_full, args.steps_per_epoch) if args.steps_per_epoch else steps_full
-    writer = tf.summary.create_file_writer(str(out / "tb"))
+    writer = tf.summary.create_file_writer(str(out / "tb") if chief else str(ckpt_dir / "tb"))
+    alpha = args.distill_alpha if teacher is not None else 0.0
 
-    @tf.function
-    def train_step(x, y):
+    def weighted_mse(o, t):
+        w = 1.0 + args.fg_weight * tf.clip_by_value(t, 0.0, 1.0)
+        return tf.reduce_mean(w * tf.square(o - t))
+
+    def step_fn(x, y):
         with tf.GradientTape() as tape:
             outs = model(x, training=True)
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
-            w = 1.0 + args.fg_weight * y
-            loss = tf.add_n([tf.reduce_mean(w * tf.square(o - y)) for o in outs])
-        grads = tape.gradient(loss, model.trainable_variables)
+            loss = tf.add_n([weighted_mse(o, y) for o in outs])
+            if teacher is not None:
+                t = tf.stop_gradient(teacher(x))
+                loss = (1.0 - alpha) * loss + alpha * tf.add_n([weighted_mse(o, t) for o in outs])
+            scaled = loss / strategy.num_replicas_in_sync
+        grads = tape.gradient(scaled, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+        return scaled
+
+    @tf.function
+    def train_step(x, y):
+        per_replica = strategy.run(step_fn, args=(x, y))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    def save(number):
+        manager.save(checkpoint_number=number)
 
     history_path = out / "history.jsonl"
     steps_this_run = 0
-    while int(epoch_v) < args.epochs:
-        epoch = int(epoch_v)
+    while int(epoch_v.numpy()) < args.epochs:
+        epoch = int(epoch_v.numpy())
         lr = lr_at(epoch, base_lr, lr_steps, args.lr_decay)
         opt.learning_rate.assign(lr)
-        start = int(step_in_epoch_v)
+        start = int(step_in_epoch_v.numpy())
         ds = make_dataset(train_cache, cfg, batch=args.batch, train=True, seed=args.seed, epoch=epoch,
                           skip_batches=start).take(steps_per_epoch - start)
+        opts = tf.data.Options()
+        opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        ds = strategy.experimental_distribute_dataset(ds.with_options(opts))
         losses, t0 = [], time.time()
-        bar = tqdm(ds, total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=5)
+        bar = tqdm(ds, total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=5,
+                   disable=not chief)
         for x, y in bar:
             loss = float(train_step(x, y))
             losses.append(loss)
             step_in_epoch_v.assign_add(1)
             steps_this_run += 1
             bar.set_postfix(loss=f"{loss:.5f}", lr=f"{lr:.2e}")
-            done = int(step_in_epoch_v)
+            done = int(step_in_epoch_v.numpy())
             if args.save_every and done % args.save_every == 0 and done < steps_per_epoch:
-                manager.save(checkpoint_number=epoch * steps_full + int(step_in_epoch_v))
+                save(epoch * steps_full + int(step_in_epoch_v.numpy()))
             if args.max_steps and steps_this_run >= args.max_steps:
-                manager.save(checkpoint_number=epoch * steps_full + int(step_in_epoch_v))
+                save(epoch * steps_full + int(step_in_epoch_v.numpy()))
                 print(f"stopping after --max-steps {args.max_steps}; rerun to resume")
                 return 0
         bar.close()
         val = evaluate(model, val_cache, cfg, args.batch)
         epoch_v.assign_add(1)
         step_in_epoch_v.assign(0)
-        improved = val["score"] > float(best_v)
+        improved = val["score"] > float(best_v.numpy())
         if improved:
             best_v.assign(val["score"])
-            tmp = out / ".best.tmp.h5"  # legacy Keras h5 (by layer name)
+        if improved:
+            # every worker saves (reading synchronised variables is a collective op); only the
+            # chief's copy lands in the run folder
+            dst = out if chief else ckpt_dir
+            tmp = dst / ".best.tmp.h5"  # legacy Keras h5 (by layer name)
             model.save_weights(str(tmp))
-            os.replace(tmp, out / "best.h5")
-            atomic_write_bytes(out / "best.json", json.dumps({"epoch": epoch + 1, **val}, indent=1).encode())
-        manager.save(checkpoint_number=(epoch + 1) * steps_full)
+            os.replace(tmp, dst / "best.h5")
+            atomic_write_bytes(dst / "best.json", json.dumps({"epoch": epoch + 1, **val}, indent=1).encode())
+        save((epoch + 1) * steps_full)
+        if not chief:
+            continue
         rec = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "lr": lr,
                "seconds": time.time() - t0, **{k: v for k, v in val.items() if k != "pck02_per_joint"}}
         with open(history_path, "a") as f:
@@ -207,6 +325,7 @@ def main(argv=None) -> int:
                 if isinstance(v, float):
                     tf.summary.scalar(k, v, step=epoch + 1)
         print(json.dumps(rec) + ("  *best*" if improved else ""))
+    print(f"weights sha256: {weights_digest(model)}")
     return 0
 
 

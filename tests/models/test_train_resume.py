@@ -87,3 +87,57 @@ def test_unknown_override_fails_fast(faces, tmp_path):
     r = subprocess.run([sys.executable, "-m", "models.train", "--data", str(faces), "--out", str(tmp_path),
                         "widht=3"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "unknown config key 'widht'" in r.stderr
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_workers_train_in_sync(faces, tmp_path):
+    """MultiWorkerMirroredStrategy with two worker processes on localhost (TF_CONFIG)."""
+    ports = [_free_port(), _free_port()]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for i in range(2):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "",
+               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}
+        cmd = [sys.executable, "-m", "models.train", "--model", "face", "--data", str(faces), "--out",
+               str(tmp_path / "mw"), "--batch", "4", "--epochs", "1", "--optimizer", "adam", "--save-every", "2",
+               "--val-fraction", "0.2", *TINY]
+        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True))
+    logs = []
+    for p in procs:
+        out, _ = p.communicate(timeout=600)
+        logs.append(out)
+        assert p.returncode == 0, out[-3000:]
+    digests = [next(line for line in log.splitlines() if line.startswith("weights sha256:")) for log in logs]
+    assert digests[0] == digests[1]
+    assert (tmp_path / "mw" / "history.jsonl").exists()  # written by the chief only
+    assert len((tmp_path / "mw" / "history.jsonl").read_text().splitlines()) == 1
+
+
+def test_distillation_from_onnx_and_keras_teachers(faces, tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from convert.torch_twin import HourglassNet, export_onnx
+
+    torch.manual_seed(0)
+    export_onnx(HourglassNet(68, 16, 1, 1, "ours"), 32, tmp_path / "teacher.onnx")
+    log = _train(faces, tmp_path / "d1", "--epochs", "1", "--teacher", str(tmp_path / "teacher.onnx"))
+    assert "weights sha256" in log
+    from helpers import random_weights
+
+    from models.configs import get_config
+
+    w = random_weights(get_config("face-real", width=16, input_size=32, depth=1), tmp_path / "t.h5")
+    log = _train(faces, tmp_path / "d2", "--epochs", "1", "--teacher", "face-real", "--teacher-weights", str(w))
+    assert "weights sha256" in log
+    r = subprocess.run([sys.executable, "-m", "models.train", "--data", str(faces), "--out", str(tmp_path / "d3"),
+                        "--teacher", str(tmp_path / "nope.onnx"), "--val-fraction", "0.2", *TINY], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 2 and "nope.onnx not found" in r.stderr
