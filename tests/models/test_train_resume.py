@@ -138,6 +138,6 @@ def test_distillation_from_onnx_and_keras_teachers(faces, tmp_path):
     log = _train(faces, tmp_path / "d2", "--epochs", "1", "--teacher", "face-real", "--teacher-weights", str(w))
     assert "weights sha256" in log
     r = subprocess.run([sys.executable, "-m", "models.train", "--data", str(faces), "--out", str(tmp_path / "d3"),
-                        "--teacher", str(tmp_path / "nope.onnx"), "--val-fraction", "0.2", *TINY], cwd=ROOT, capture_output=True,
-                       text=True, timeout=300)
+                        "--teacher", str(tmp_path / "nope.onnx"), "--val-fraction", "0.2", *TINY], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "nope.onnx not found" in r.stderr
