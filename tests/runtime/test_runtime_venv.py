@@ -1,0 +1,36 @@
+"""requirements-runtime.txt installs in a clean venv without TensorFlow, and the main job runs
+there from another working directory. Slow (a pip install): runs in CI or with BNN_SLOW=1."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(not (os.environ.get("CI") or os.environ.get("BNN_SLOW")), reason="slow: set BNN_SLOW=1")
+def test_light_runtime_venv_runs_main_job(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    py = venv / "bin" / "python"
+    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
+                        str(ROOT / "requirements-runtime.txt")], capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", str(ROOT)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    frozen = subprocess.run([str(py), "-m", "pip", "freeze"], capture_output=True, text=True).stdout.lower()
+    assert "tensorflow" not in frozen and "larq==" not in frozen and "torch" not in frozen
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    r = subprocess.run([str(py), "-m", "runtime.infer"], capture_output=True, text=True, cwd=work, timeout=600)
+    shipped = (ROOT / "runtime" / "pretrained" / "face.tflite").exists()
+    if shipped:
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert (work / "landmarks-out" / "results.jsonl").exists()
+        assert (work / "landmarks-out" / "astronaut.jpg").exists()
+    else:
+        assert r.returncode == 2 and "shipped face model" in r.stderr
