@@ -100,3 +100,19 @@ def test_convert_onnx_end_to_end_and_runtime(tmp_path):
     lone.write_bytes((tmp_path / "face-real.onnx").read_bytes())
     with Landmarker(LandmarkerOptions(model_path=lone)) as lm:
         assert lm.spec.name == "face-real"
+
+
+def test_fan_cli(tmp_path):
+    import subprocess
+    import sys
+
+    net = _random_fan(1)
+    torch.save(net.state_dict(), tmp_path / "fan.pth")
+    out = tmp_path / "fan.onnx"
+    r = subprocess.run([sys.executable, "-m", "convert.fan", "--checkpoint", str(tmp_path / "fan.pth"), "--out",
+                        str(out), "--input-size", "64"], capture_output=True, text=True, cwd=core.ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert out.exists() and (tmp_path / "fan.onnx.json").exists() and "parity vs checkpoint" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "convert.fan", "--checkpoint", str(tmp_path / "none.pth")],
+                       capture_output=True, text=True, cwd=core.ROOT, timeout=300)
+    assert r.returncode == 2 and "not found" in r.stderr
