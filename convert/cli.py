@@ -32,9 +32,10 @@ def parse_args(argv):
 
 def _line(rep) -> str:
     par = rep.parity
-    return (f"  {rep.kind:6s} {Path(rep.path).name:28s} {rep.bytes / 1024:8.1f} KiB  parity: heatmaps max|d| "
-            f"{par['heatmap_max_abs']:.2e} (tol {par['heatmap_atol']}), landmarks max "
-            f"{par['landmark_max_px']:.3f} px (tol {par['landmark_tol_px']}) on {par['crops']} crops")
+    return (f"  {rep.kind:6s} {Path(rep.path).name:22s} {rep.bytes / 1024:8.1f} KiB  parity on {par['crops']} crops: "
+            f"heatmaps max|d| {par['heatmap_max_abs']:.1e} (tol {par['heatmap_atol']:g}), "
+            f"mean {par['heatmap_mean_abs']:.1e} (tol {par['heatmap_mean_tol']:g}); landmarks max {par['landmark_max_px']:.2f} px "
+            f"(tol {par['landmark_tol_px']:g})")
 
 
 def convert_one(name: str, args) -> dict:
