@@ -34,7 +34,8 @@ def _line(rep) -> str:
     par = rep.parity
     return (f"  {rep.kind:6s} {Path(rep.path).name:22s} {rep.bytes / 1024:8.1f} KiB  parity on {par['crops']} crops: "
             f"heatmaps max|d| {par['heatmap_max_abs']:.1e} (tol {par['heatmap_atol']:g}), "
-            f"mean {par['heatmap_mean_abs']:.1e} (tol {par['heatmap_mean_tol']:g}); landmarks max {par['landmark_max_px']:.2f} px "
+            f"mean {par['heatmap_mean_abs']:.1e} (tol {par['heatmap_mean_tol']:g}); "
+            f"landmarks max {par['landmark_max_px']:.2f} px "
             f"(tol {par['landmark_tol_px']:g})")
 
 
