@@ -34,7 +34,7 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=None, help="default: 2.5e-4 (rmsprop), 1e-3 (adam)")
     p.add_argument("--lr-steps", default="", help="comma-separated epochs at which the lr drops")
     p.add_argument("--lr-decay", type=float, default=0.2, help="lr factor at each --lr-steps epoch")
-    p.add_argument("--fg-weight", type=float, default=0.0,
+    p.add_argument("--fg-weight", type=float, default=20.0,
                    help="weighted MSE: pixel weight 1 + fg_weight * target (0 = plain MSE)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
