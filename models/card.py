@@ -91,13 +91,14 @@ def markdown(card: dict) -> str:
                   f"{t['train_samples']} training / {t['val_samples']} validation samples (hash split).",
                   f"* Recipe: {a['optimizer']} lr {t['base_lr']:g}, steps at epochs {a['lr_steps'] or 'none'} "
                   f"(x{a['lr_decay']}), batch {a['batch']}, foreground weight {a.get('fg_weight', 0)}, "
-                  f"{a['epochs']} epochs planned; {t['epochs_done']} done ({t['cpu_hours']} h on 2 CPU cores); shipped: "
+                  f"{a['epochs']} epochs planned; {t['epochs_done']} done ({t['cpu_hours']} h on 2 CPU cores); "
+                  "shipped: "
                   + (f"the best checkpoint, epoch {t['best']['epoch']}." if t.get("shipped_is_run_best")
                      else "not the run's current best checkpoint (re-run with --ship)."),
                   f"* Reproduce: `python -m models.train --model {card['model']} --optimizer {a['optimizer']} "
                   f"--lr {t['base_lr']:g} --epochs {a['epochs']} --lr-steps {a['lr_steps']} --batch {a['batch']}`, "
-                  f"then `cp runs/{card['model']}/best.h5 models/pretrained/{card['model']}.h5`, "
-                  f"`python -m convert --model {card['model']} --ship`, `python -m models.card --model {card['model']}`."]
+                  f"then `python -m models.card --model {card['model']} --ship` (copies `runs/{card['model']}/best.h5` "
+                  f"to `models/pretrained/`, converts and ships the .tflite, writes this card)."]
     lines += ["", "| evaluation | images | " + ("NME io | NME ip | NME box | AUC@0.08 | FR@0.08 | FR@0.10 |"
                                                 if c["task"] == "face" else "PCK |"),
               "|---|---|" + ("---|" * (6 if c["task"] == "face" else 1))]
