@@ -33,10 +33,10 @@ def parse_args(argv):
 def _line(rep) -> str:
     par = rep.parity
     return (f"  {rep.kind:6s} {Path(rep.path).name:22s} {rep.bytes / 1024:8.1f} KiB  parity on {par['crops']} crops: "
-            f"heatmaps max|d| {par['heatmap_max_abs']:.1e} (tol {par['heatmap_atol']:g}), "
-            f"mean {par['heatmap_mean_abs']:.1e} (tol {par['heatmap_mean_tol']:g}); "
-            f"landmarks max {par['landmark_max_px']:.2f} px "
-            f"(tol {par['landmark_tol_px']:g})")
+            f"heatmaps mean|d| {par['heatmap_mean_abs']:.1e} (tol {par['heatmap_mean_tol']:g}), "
+            f"max {par['heatmap_max_abs']:.1e}; landmarks {par['landmark_tol_mode']} "
+            f"{par['landmark_mean_px' if par['landmark_tol_mode'] == 'mean' else 'landmark_max_px']:.2f} px "
+            f"(tol {par['landmark_tol_px']:g}), {100 * par['landmark_share_within_0.5px']:.1f} % within 0.5 px")
 
 
 def convert_one(name: str, args) -> dict:
