@@ -32,13 +32,14 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 # pre-activation within float rounding of zero then takes the other sign; a flipped bit early in
 # the network changes everything after it. Measured on the face model at epoch 21: 75 of 100
 # validation crops identical, the others off by up to 0.29 in some heatmap pixels and 10 % of
-# landmarks moved by a heatmap pixel. So binary models are bounded on average: mean heatmap
-# difference, mean landmark distance, and the share of landmarks within 0.5 px.
+# landmarks moved by a heatmap pixel; the model cards compare validation NME of Keras and the
+# interpreter). So binary models are bounded on average:
+# mean heatmap difference, mean landmark distance, and the share of landmarks within 0.5 px.
 HEATMAP_ATOL = {"binary": None, "float": 1e-4, "int8": 5e-2, "onnx": 1e-4}
-HEATMAP_MEAN_TOL = {"binary": 2e-3, "float": 1e-5, "int8": 1e-2, "onnx": 1e-5}
+HEATMAP_MEAN_TOL = {"binary": 1e-2, "float": 1e-5, "int8": 1e-2, "onnx": 1e-5}
 LANDMARK_TOL_PX = {"binary": 0.5, "float": 0.5, "int8": 2.0, "onnx": 0.5}
 LANDMARK_TOL_MODE = {"binary": "mean", "float": "max", "int8": "max", "onnx": "max"}
-LANDMARK_MIN_SHARE = {"binary": 0.85, "float": 1.0, "int8": 0.9, "onnx": 1.0}
+LANDMARK_MIN_SHARE = {"binary": 0.8, "float": 1.0, "int8": 0.9, "onnx": 1.0}
 
 
 class ConversionError(RuntimeError):
