@@ -138,7 +138,7 @@ def main(argv=None) -> int:
         Path(s).suffix.lower() in VIDEO_EXT for s in args.inputs) else "image"
     try:
         lm = Landmarker(LandmarkerOptions(model_path=args.model, backend=args.backend, threads=args.threads,
-                                          running_mode="live" if args.camera is not None else mode,
+                                          running_mode=mode,
                                           detector=args.detector, flip_test=args.flip_test,
                                           track_threshold=args.track_threshold))
     except (ModelLoadError, BackendError, ValueError) as e:

@@ -57,6 +57,8 @@ class LandmarkerOptions:
     flip_test: bool = False
     track_threshold: float = 0.25
     max_pixels: int = MAX_PIXELS
+    # live mode: called as result_callback(result, frame, timestamp_ms) from a worker thread
+    result_callback: object = None
 
 
 @dataclass
@@ -214,7 +216,11 @@ class Landmarker:
         self._detector = None
         self._track: list[Landmarks] = []
         self._last_ts: int | None = None
-        self.stats = {"frames": 0, "detector_calls": 0}
+        self.stats = {"frames": 0, "detector_calls": 0, "dropped": 0}
+        self._worker = None
+        self._busy = None
+        if o.running_mode == "live" and o.result_callback is None:
+            raise ValueError("running_mode='live' needs a result_callback (use 'video' for synchronous frames)")
 
     @classmethod
     def create_from_model_path(cls, path: str | Path, **kw) -> Landmarker:
@@ -227,6 +233,9 @@ class Landmarker:
         self.close()
 
     def close(self):
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
         if self.backend is not None:
             self.backend.close()
             self.backend = None
@@ -305,6 +314,33 @@ class Landmarker:
         timings["total"] = 1000 * (time.perf_counter() - t0)
         self.stats["frames"] += 1
         return LandmarkerResult(tracked, timings, int(timestamp_ms), ran)
+
+    def detect_async(self, frame: np.ndarray, timestamp_ms: int) -> bool:
+        """Live mode: process ``frame`` on a worker thread and deliver the result to
+        ``options.result_callback(result, frame, timestamp_ms)``. A frame that arrives while the
+        previous one is still being processed is dropped (returns False), so a camera never queues
+        up latency."""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self.options.running_mode != "live":
+            raise ValueError("detect_async needs running_mode='live'")
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landmarker")
+            self._busy = threading.Lock()
+        if not self._busy.acquire(blocking=False):
+            self.stats["dropped"] += 1
+            return False
+
+        def job():
+            try:
+                res = self.detect_for_video(frame, timestamp_ms)
+                self.options.result_callback(res, frame, timestamp_ms)
+            finally:
+                self._busy.release()
+
+        self._worker.submit(job)
+        return True
 
     def reset(self) -> None:
         """Forget the track (for example between videos)."""

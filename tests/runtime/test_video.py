@@ -90,3 +90,35 @@ def test_cli_missing_camera_is_reported(tiny, tmp_path):
     r = _cli(["--camera", "97", "--model", str(tiny), "--output", str(tmp_path / "o")], tmp_path)
     assert r.returncode == 1
     assert "cannot open camera 97" in r.stderr
+
+
+def test_live_mode_delivers_results_and_drops_when_busy(tiny, tmp_path):
+    import threading
+
+    got, done = [], threading.Event()
+
+    def cb(result, frame, ts):
+        got.append((ts, len(result.landmarks)))
+        if len(got) >= 3:
+            done.set()
+
+    frames = list(_frames(make_video(tmp_path / "clip.mp4", frames=12)))
+    with Landmarker(LandmarkerOptions(model_path=tiny, running_mode="live", result_callback=cb)) as lm:
+        accepted = [lm.detect_async(f, 10 * i) for i, f in enumerate(frames)]  # faster than it can keep up
+        assert accepted[0] and accepted.count(False) == lm.stats["dropped"] > 0
+        done.wait(30)
+    assert [ts for ts, _ in got] == sorted(ts for ts, _ in got) and got
+    with pytest.raises(ValueError, match="result_callback"):
+        Landmarker(LandmarkerOptions(model_path=tiny, running_mode="live"))
+
+
+def test_shipped_face_model_tracks_the_synthetic_clip(tmp_path):
+    """With the shipped model and the default threshold, the detector runs on few frames."""
+    shipped = ROOT / "runtime" / "pretrained" / "face.tflite"
+    if not shipped.exists():
+        pytest.skip("no shipped face model")
+    video = make_video(tmp_path / "clip.mp4", frames=30)
+    with Landmarker(LandmarkerOptions(running_mode="video")) as lm:
+        res = [lm.detect_for_video(f, 40 * i) for i, f in enumerate(_frames(video))]
+    assert all(r.landmarks for r in res)
+    assert lm.stats["detector_calls"] <= 3, lm.stats
