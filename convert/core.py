@@ -220,7 +220,8 @@ def parity(keras_hm: np.ndarray, lite_hm: np.ndarray, spec: ModelSpec, kind: str
         d = np.zeros(1)
     share = float((d <= 0.5).mean())
     rep = {"crops": int(len(keras_hm)),
-           "landmarks_compared": int((conf >= CONFIDENT_PEAK).sum()), "landmarks_total": int(conf.size), "heatmap_max_abs": float(diff.max()), "heatmap_mean_abs": float(diff.mean()),
+           "landmarks_compared": int((conf >= CONFIDENT_PEAK).sum()), "landmarks_total": int(conf.size),
+           "heatmap_max_abs": float(diff.max()), "heatmap_mean_abs": float(diff.mean()),
            "heatmap_frac_off": float((diff > 1e-3).mean()), "heatmap_atol": HEATMAP_ATOL[kind],
            "heatmap_mean_tol": HEATMAP_MEAN_TOL[kind], "landmark_max_px": float(d.max()),
            "landmark_mean_px": float(d.mean()), "landmark_share_within_0.5px": share,
