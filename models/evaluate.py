@@ -34,7 +34,8 @@ class KerasBackend:
         return np.asarray(self.model(x, training=False), np.float32)
 
 
-def predict(backend, spec, samples, crop_mode: str = "gt", flip_test: bool = False, progress: bool = True):
+def predict(backend, spec, samples, crop_mode: str = "gt", flip_test: bool = False, progress: bool = True,
+            detector: str = "haar"):
     """Keypoints (N, K, 2) in image pixels (NaN rows for faces the detector missed)."""
     from tqdm import tqdm
 
@@ -43,8 +44,8 @@ def predict(backend, spec, samples, crop_mode: str = "gt", flip_test: bool = Fal
     from runtime.detectors import create as create_detector
     from runtime.landmarker import landmarks_in_box
 
-    det = create_detector("haar") if crop_mode == "detector" else None
-    cal = spec.detector_calibration.get("haar") or DEFAULT_CALIBRATION["haar"]
+    det = create_detector(detector) if crop_mode == "detector" else None
+    cal = spec.detector_calibration.get(detector) or DEFAULT_CALIBRATION.get(detector, {})
     out = np.full((len(samples), spec.num_keypoints, 2), np.nan, np.float32)
     for i, s in enumerate(tqdm(samples, desc="evaluating", disable=not progress, mininterval=2)):
         img = s.load_image()
@@ -131,14 +132,15 @@ def markdown(res: dict, title: str) -> str:
 
 
 def evaluate(backend, spec, samples, out: Path | None = None, crop_mode="gt", flip_test=False, title="",
-             progress=True) -> dict:
-    pred = predict(backend, spec, samples, crop_mode, flip_test, progress)
+             progress=True, detector: str = "haar") -> dict:
+    pred = predict(backend, spec, samples, crop_mode, flip_test, progress, detector)
     gt = np.stack([s.keypoints for s in samples])
     if spec.task == "face":
         res = face_metrics(pred, gt)
     else:
         res = pose_metrics(pred, gt, np.stack([s.visible for s in samples]), spec.keypoint_names)
-    res.update({"model": spec.name, "crop": crop_mode, "flip_test": flip_test})
+    res.update({"model": spec.name, "crop": crop_mode if crop_mode == "gt" else f"detector:{detector}",
+                "flip_test": flip_test})
     if out is not None:
         from runtime.io import atomic_write_bytes
 
@@ -160,6 +162,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=None, help="dataset (default: ../shared/data validation split)")
     p.add_argument("--split", choices=("val", "train", "all"), default="val")
     p.add_argument("--crop", choices=("gt", "detector"), default="gt")
+    p.add_argument("--detector", default="haar", help="with --crop detector: haar or blazeface")
     p.add_argument("--flip-test", action="store_true")
     p.add_argument("--limit", type=int, default=0, help="first N samples only")
     p.add_argument("--out", default=None, help="output folder (default: build/eval/<model>)")
@@ -193,7 +196,7 @@ def main(argv=None) -> int:
     if args.limit:
         samples = samples[: args.limit]
     out = Path(args.out or ROOT / "build" / "eval" / spec.name)
-    res = evaluate(backend, spec, samples, out, args.crop, args.flip_test)
+    res = evaluate(backend, spec, samples, out, args.crop, args.flip_test, detector=args.detector)
     print(json.dumps({k: v for k, v in res.items() if k != "errors_inter_ocular"}, indent=1))
     print(f"wrote {out}/metrics.json, metrics.md")
     return 0

@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime import detectors
+from runtime.image import read_image
+
+SAMPLE = Path(__file__).resolve().parents[2] / "runtime" / "assets" / "astronaut.jpg"
+
+
+def _iou(a, b):
+    ax, ay, aw, ah = a.as_tuple()
+    bx, by, bw, bh = b.as_tuple()
+    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    return iw * ih / (aw * ah + bw * bh - iw * ih)
+
+
+def test_haar_and_blazeface_find_the_sample_face():
+    pytest.importorskip("tflite_runtime")
+    img = read_image(SAMPLE)
+    haar = detectors.create("haar").detect(img)
+    blaze = detectors.create("blazeface").detect(img)
+    assert len(haar) == 1 and len(blaze) == 1
+    assert _iou(haar[0], blaze[0]) > 0.6 and 0.5 < blaze[0].score <= 1.0
+
+
+def test_blazeface_anchors_and_letterbox():
+    pytest.importorskip("tflite_runtime")
+    a = detectors.BlazeFaceDetector.anchors()
+    assert a.shape == (896, 2) and a.min() > 0 and a.max() < 1
+    img = read_image(SAMPLE)
+    wide = np.ascontiguousarray(img[20:320, 60:500])  # 440x300: letterboxed with 70 px bands
+    b = detectors.create("blazeface").detect(wide)
+    ref = detectors.create("blazeface").detect(img)[0]
+    assert len(b) == 1 and abs(b[0].x + 60 - ref.x) < 6 and abs(b[0].y + 20 - ref.y) < 6
+    assert detectors.create("blazeface").detect(np.zeros((300, 200, 3), np.uint8)) == []
+
+
+def test_calibrated_box_and_registry():
+    box = detectors.Box(10, 20, 100, 80)
+    x, y, w, h = detectors.calibrated_box(box, {"dx": 0.1, "dy": 0.2, "scale": 0.5})
+    assert (w, h) == (50.0, 50.0) and (x + w / 2, y + h / 2) == (70.0, 76.0)
+    assert set(detectors.available()) >= {"haar", "blazeface"}
+    with pytest.raises(ValueError, match="unknown detector 'nope'; available: blazeface, haar"):
+        detectors.create("nope")
