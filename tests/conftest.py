@@ -17,3 +17,22 @@ def shared_data() -> Path:
     if not (SHARED / "face300w").is_dir():
         pytest.skip(f"needs the shared data at {SHARED}")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_face_tflite(tmp_path_factory) -> Path:
+    """A tiny binary face model with random (non-degenerate) weights, converted once per session."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("larq_compute_engine")
+    from helpers import tiny_model
+
+    return tiny_model(tmp_path_factory.mktemp("tiny-face"))
+
+
+@pytest.fixture(scope="session")
+def tiny_pose_tflite(tmp_path_factory) -> Path:
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("larq_compute_engine")
+    from helpers import tiny_model
+
+    return tiny_model(tmp_path_factory.mktemp("tiny-pose"), "pose-lsp")

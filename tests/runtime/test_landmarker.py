@@ -15,20 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "runtime" / "assets" / "astronaut.jpg"
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    pytest.importorskip("tensorflow")
-    from helpers import tiny_model
-
-    return tiny_model(tmp_path_factory.mktemp("rt"))
+@pytest.fixture
+def tiny(tiny_face_tflite):
+    return tiny_face_tflite
 
 
-@pytest.fixture(scope="module")
-def tiny_pose(tmp_path_factory):
-    pytest.importorskip("tensorflow")
-    from helpers import tiny_model
-
-    return tiny_model(tmp_path_factory.mktemp("rtp"), "pose-lsp")
+@pytest.fixture
+def tiny_pose(tiny_pose_tflite):
+    return tiny_pose_tflite
 
 
 def _img():

@@ -11,12 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "runtime" / "assets" / "astronaut.jpg"
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    pytest.importorskip("tensorflow")
-    from helpers import tiny_model
-
-    return tiny_model(tmp_path_factory.mktemp("vid"))
+@pytest.fixture
+def tiny(tiny_face_tflite):
+    return tiny_face_tflite
 
 
 def make_video(path: Path, frames: int = 24, size: int = 320) -> Path:
