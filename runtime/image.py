@@ -2,10 +2,47 @@
 
 from __future__ import annotations
 
+import os
+import struct
+
 import numpy as np
 
 #: Images above this many pixels are refused (memory bound): 50 megapixels.
 MAX_PIXELS = 50_000_000
+# OpenCV's own decoder limit (read when cv2 first decodes): keeps decompression bombs out even in
+# formats whose header we do not parse.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG, GIF, BMP or JPEG header without decoding, or None."""
+    b = bytes(data[:65536])
+    try:
+        if b[:8] == b"\x89PNG\r\n\x1a\n" and len(b) >= 24:
+            return struct.unpack(">II", b[16:24])
+        if b[:6] in (b"GIF87a", b"GIF89a") and len(b) >= 10:
+            return struct.unpack("<HH", b[6:10])
+        if b[:2] == b"BM" and len(b) >= 26:
+            w, h = struct.unpack("<ii", b[18:26])
+            return abs(w), abs(h)
+        if b[:2] == b"\xff\xd8":
+            i = 2
+            while i + 9 < len(b):
+                if b[i] != 0xFF:
+                    i += 1
+                    continue
+                marker = b[i + 1]
+                if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                    i += 2
+                    continue
+                seg = struct.unpack(">H", b[i + 2:i + 4])[0]
+                if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                    h, w = struct.unpack(">HH", b[i + 5:i + 9])
+                    return w, h
+                i += 2 + seg
+    except struct.error:
+        return None
+    return None
 
 
 class ImageError(ValueError):
@@ -56,20 +93,17 @@ def read_image(path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     if data.size == 0:
         raise ImageError(f"{path} is empty")
     # Check the header's size before decoding the pixels (memory bound).
-    img = None
-    try:
-        hdr = cv2.imdecode(data, cv2.IMREAD_REDUCED_GRAYSCALE_8)
-    except cv2.error:
-        hdr = None
-    if hdr is not None and hdr.shape[0] * hdr.shape[1] * 64 > max_pixels:
-        raise ImageError(f"{path}: image of about {hdr.shape[1] * 8}x{hdr.shape[0] * 8} pixels exceeds the "
-                         f"{max_pixels:,}-pixel limit; downscale it first")
+    size = header_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise ImageError(f"{path}: image of {size[0]}x{size[1]} pixels exceeds the {max_pixels:,}-pixel limit; "
+                         "downscale it first")
     try:
         img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     except cv2.error as e:
         raise ImageError(f"cannot decode {path}: {str(e).strip().splitlines()[-1]}") from None
     if img is None:
-        raise ImageError(f"cannot decode {path}: not an image format OpenCV reads (or a truncated file)")
+        raise ImageError(f"cannot decode {path}: not an image format OpenCV reads, a truncated file, or over "
+                         f"the {max_pixels:,}-pixel limit")
     if img.ndim == 3 and img.shape[2] == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     elif img.ndim == 3 and img.shape[2] == 4:
