@@ -64,6 +64,11 @@ def build_card(name: str, run_dir: Path | None) -> dict:
     summ = _face_summary if cfg.task == "face" else (lambda r: {k: v for k, v in r.items()
                                                                if k.startswith(("pck", "images"))})
     card["validation_keras"] = summ(full)
+    if cfg.task == "face":
+        card["decode_methods_keras"] = {}
+        for dm in ("argmax", "quarter", "parabola"):
+            sp = cfg.replace(decode_method=dm).spec()
+            card["decode_methods_keras"][dm] = evaluate(keras, sp, val, progress=False)["nme_inter_ocular"]
     with Landmarker(LandmarkerOptions(model_path=tfl)) as lm:
         allv = evaluate(lm.backend, lm.spec, val, progress=False)
         card["validation_tflite"] = summ(allv)
@@ -71,6 +76,9 @@ def build_card(name: str, run_dir: Path | None) -> dict:
             ek, et = np.array(full["errors_inter_ocular"]), np.array(allv["errors_inter_ocular"])
             card["keras_vs_tflite"] = {"images_identical": float((ek == et).mean()),
                                        "nme_difference": float(et.mean() - ek.mean())}
+        if cfg.task == "face":
+            flip = evaluate(lm.backend, lm.spec, val, progress=False, flip_test=True)
+            card["validation_tflite_flip_test"] = summ(flip)
         sub = evaluate(lm.backend, lm.spec, val[:SUBSET], progress=False)
         card[f"validation_tflite_first{SUBSET}"] = summ(sub)
         if cfg.task == "face":
@@ -91,7 +99,7 @@ def markdown(card: dict) -> str:
     lines += [f"* Architecture: {'binary' if c['binary'] else 'real-valued'} {c['block']} hourglass "
               f"(Bulat & Tzimiropoulos, ICCV 2017), {c['stacks']} stack(s), width {c['width']}, depth {c['depth']}, "
               f"input {c['input_size']}x{c['input_size']}, heatmaps {c['input_size'] // 4}x{c['input_size'] // 4}, "
-              f"{c['keypoints']}.",
+              f"{c['keypoints']}; heatmaps decoded with `{c['decode_method']}` (`runtime/codec.py`).",
               f"* Files: `{card['files']['weights']}` (Keras), `{card['files']['tflite']}` "
               f"({card['files']['tflite_bytes']:,} bytes) with its JSON sidecar."]
     if t:
@@ -113,6 +121,7 @@ def markdown(card: dict) -> str:
               "|---|---|" + ("---|" * (6 if c["task"] == "face" else 1))]
     for key, label in (("validation_keras", "validation, Keras, GT-box crops"),
                        ("validation_tflite", "validation, .tflite (runtime), GT-box crops"),
+                       ("validation_tflite_flip_test", "validation, .tflite, GT-box crops, --flip-test"),
                        ("validation_tflite_first50", "validation first 50, .tflite (runtime)"),
                        ("validation_tflite_haar_crops", "validation, .tflite, Haar detector crops"),
                        ("validation_tflite_blazeface_crops", "validation, .tflite, BlazeFace detector crops"),
@@ -126,6 +135,10 @@ def markdown(card: dict) -> str:
                          f"{100 * r['fr@0.08']:.1f} % | {100 * r['fr@0.10']:.1f} % |")
         else:
             lines.append(f"| {label} | {r['images']} | {100 * r.get('pck@0.2', float('nan')):.1f} % |")
+    dm = card.get("decode_methods_keras")
+    if dm:
+        lines += ["", "Heatmap decode on the validation split (Keras, NME io): " + ", ".join(
+            f"{k} {100 * v:.2f} %" for k, v in dm.items()) + f"; this model uses `{c['decode_method']}`."]
     kv = card.get("keras_vs_tflite")
     if kv:
         lines += ["", f"Keras vs .tflite on the validation split: {100 * kv['images_identical']:.1f} % of images with "

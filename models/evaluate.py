@@ -163,6 +163,8 @@ def main(argv=None) -> int:
     p.add_argument("--split", choices=("val", "train", "all"), default="val")
     p.add_argument("--crop", choices=("gt", "detector"), default="gt")
     p.add_argument("--detector", default="haar", help="with --crop detector: haar or blazeface")
+    p.add_argument("--decode", default=None, choices=("argmax", "quarter", "parabola"),
+                   help="override the spec's heatmap decode method")
     p.add_argument("--flip-test", action="store_true")
     p.add_argument("--limit", type=int, default=0, help="first N samples only")
     p.add_argument("--out", default=None, help="output folder (default: build/eval/<model>)")
@@ -195,6 +197,8 @@ def main(argv=None) -> int:
         samples = {"val": va, "train": tr, "all": samples}[args.split]
     if args.limit:
         samples = samples[: args.limit]
+    if args.decode:
+        spec.decode_method = args.decode
     out = Path(args.out or ROOT / "build" / "eval" / spec.name)
     res = evaluate(backend, spec, samples, out, args.crop, args.flip_test, detector=args.detector)
     print(json.dumps({k: v for k, v in res.items() if k != "errors_inter_ocular"}, indent=1))
