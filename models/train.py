@@ -186,7 +186,7 @@ def main(argv=None) -> int:
     out = Path(args.out or f"runs/{cfg.name}")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
+        probe = out / f".write-test-{os.getpid()}"
         probe.write_bytes(b"x")
         probe.unlink()
     except OSError as e:
