@@ -186,24 +186,12 @@ def census(flatbuffer: bytes, model) -> dict:
 
 
 def run_interpreter(flatbuffer: bytes, x: np.ndarray, kind: str) -> np.ndarray:
-    """Run (N, S, S, 3) inputs one by one; binary models on LCE's interpreter, float ones on
-    tflite-runtime. Returns (N, H, W, K) float32."""
-    if kind == "binary":
-        from larq_compute_engine.tflite.python.interpreter import Interpreter
+    """Run (N, S, S, 3) inputs one by one through the runtime's backends: binary models on LCE's
+    interpreter, float ones on tflite-runtime. Returns (N, H, W, K) float32."""
+    from runtime.backends import load_backend
 
-        it = Interpreter(flatbuffer, num_threads=1)
-        return np.concatenate([np.asarray(it.predict(xi[None]), np.float32) for xi in x])
-    from tflite_runtime.interpreter import Interpreter
-
-    it = Interpreter(model_content=flatbuffer, num_threads=1)
-    it.allocate_tensors()
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    ys = []
-    for xi in x:
-        it.set_tensor(inp["index"], xi[None].astype(np.float32))
-        it.invoke()
-        ys.append(it.get_tensor(out["index"]).astype(np.float32))
-    return np.concatenate(ys)
+    backend = load_backend(flatbuffer, "lce" if kind == "binary" else "tflite", threads=1)
+    return np.concatenate([backend.run(xi[None]) for xi in x])
 
 
 def parity(keras_hm: np.ndarray, lite_hm: np.ndarray, spec: ModelSpec, kind: str) -> dict:
@@ -241,15 +229,11 @@ def parity(keras_hm: np.ndarray, lite_hm: np.ndarray, spec: ModelSpec, kind: str
 
 
 def _tool_versions() -> dict:
-    import importlib.metadata as md
+    return _versions("tensorflow-cpu", "tf-keras", "larq", "larq-compute-engine", "numpy", "tflite-runtime")
 
-    out = {}
-    for pkg in ("tensorflow-cpu", "tf-keras", "larq", "larq-compute-engine", "numpy", "tflite-runtime"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
+
+def _weights_label(weights) -> str:
+    return "random-init" if weights is None else f"{Path(weights).name} sha256:{_sha(Path(weights).read_bytes())}"
 
 
 def _sha(data: bytes) -> str:
@@ -282,8 +266,7 @@ def convert(
         raise ConversionError(f"{cfg.name} is real-valued: convert it as float or int8")
     model = load_keras(cfg, weights)
     spec = cfg.spec()
-    spec.weights = ("random-init" if weights is None
-                    else f"{Path(weights).name} sha256:{_sha(Path(weights).read_bytes())}")
+    spec.weights = _weights_label(weights)
     spec.tools = _tool_versions()
     x = parity_crops(spec, shared_data)
     fb = convert_keras(model, kind, calibration if calibration is not None else x)
@@ -320,8 +303,7 @@ def convert_onnx(cfg, *, weights: str | Path | None, out_dir: str | Path = "buil
         raise ConversionError(f"ONNX export needs torch, onnx and onnxruntime ({e}); run `make setup`") from None
     model = load_keras(cfg, weights)
     spec = cfg.spec()
-    spec.weights = ("random-init" if weights is None
-                    else f"{Path(weights).name} sha256:{_sha(Path(weights).read_bytes())}")
+    spec.weights = _weights_label(weights)
     spec.tools = {**_tool_versions(), **_versions("torch", "onnx", "onnxruntime")}
     x = parity_crops(spec, shared_data)
     net = from_keras(model, cfg)
