@@ -194,6 +194,23 @@ def run_interpreter(flatbuffer: bytes, x: np.ndarray, kind: str) -> np.ndarray:
     return np.concatenate([backend.run(xi[None]) for xi in x])
 
 
+def kernel_parity(flatbuffer: bytes, x: np.ndarray, lce_hm: np.ndarray) -> str:
+    """Run the binary model on the project's kernels (``runtime.kernels`` on tflite-runtime) and
+    require the heatmaps LCE's interpreter gave, bit for bit. Returns "bit-exact (<isa>)" or
+    "skipped: <why>" where the kernels cannot run here."""
+    from runtime.backends import TFLiteBackend, kernels_available
+
+    ok, why = kernels_available()
+    if not ok:
+        return f"skipped: {why}"
+    backend = TFLiteBackend(flatbuffer, threads=1)
+    ours = np.concatenate([backend.run(xi[None]) for xi in x])
+    if not np.array_equal(ours, lce_hm):
+        raise ConversionError(f"the project's binary kernels differ from LCE's interpreter on this model "
+                              f"(max |diff| {float(np.abs(ours - lce_hm).max()):.3g}); report a bug")
+    return f"bit-exact ({backend.kernels})"
+
+
 def parity(keras_hm: np.ndarray, lite_hm: np.ndarray, spec: ModelSpec, kind: str) -> dict:
     """Compare heatmaps and decoded landmarks (input pixels). Raises :class:`ConversionError`
     beyond the stated tolerances."""
@@ -273,7 +290,10 @@ def convert(
     rep = Report(model=cfg.name, kind=kind)
     rep.census = census(fb, model) if kind == "binary" else {"ops": dict(sorted(read_model(fb).op_counts.items()))}
     keras_hm = np.asarray(model.predict(x, verbose=0, batch_size=4), np.float32)
-    rep.parity = parity(keras_hm, run_interpreter(fb, x, kind), spec, kind)
+    lite_hm = run_interpreter(fb, x, kind)
+    rep.parity = parity(keras_hm, lite_hm, spec, kind)
+    if kind == "binary":
+        rep.parity["project_kernels"] = kernel_parity(fb, x, lite_hm)
     fb = embed_metadata(fb, METADATA_KEY, spec.to_json().encode())
     spec.tflite_sha256 = _sha(fb)
     stem = stem or cfg.name + ("-int8" if kind == "int8" else "")

@@ -1,7 +1,9 @@
 """Interpreter backends, loaded lazily and chosen from the model's ops.
 
 * ``lce``: Larq Compute Engine's interpreter (x86_64 / macOS wheels): runs binary models.
-* ``tflite``: stock ``tflite-runtime``: float / int8 models (builtin ops).
+* ``tflite``: stock ``tflite-runtime``: float / int8 models (builtin ops), and binary models with
+  the project's kernels (``runtime.kernels``, built from C on first use) registered as custom ops:
+  the path for Raspberry Pi / aarch64, where LCE has no wheel, and the faster one on x86.
 * ``onnxruntime``: ``.onnx`` float models.
 
 Every backend maps one (1, S, S, 3) float32 normalised crop to (1, H, W, K) float32 heatmaps.
@@ -104,8 +106,19 @@ class TFLiteBackend(Backend):
             from tflite_runtime.interpreter import Interpreter
         except ImportError as e:
             raise BackendError(f"tflite-runtime is not installed ({e}); {INSTALL_HINTS['tflite']}") from None
-        self._it = Interpreter(model_content=model, num_threads=int(threads))
-        self._it.allocate_tensors()
+        if binary_ops(model):
+            from runtime import kernels
+
+            try:
+                kernels.self_test()
+                self._it = kernels.interpreter(model, int(threads))
+            except (kernels.KernelError, OSError) as e:
+                raise BackendError(f"binary model on tflite-runtime: {e}") from None
+            self.kernels = kernels.isa()
+        else:
+            self._it = Interpreter(model_content=model, num_threads=int(threads))
+            self._it.allocate_tensors()
+            self.kernels = None
         self._in = self._it.get_input_details()[0]
         self._out = self._it.get_output_details()[0]
 
@@ -159,6 +172,32 @@ def _importable(module: str) -> bool:
         return False
 
 
+def binary_ops(model: bytes) -> set[str]:
+    """The LCE custom ops a .tflite flatbuffer uses (empty for float / int8 models)."""
+    from runtime.tflite_model import read_model
+
+    try:
+        return read_model(model).custom_ops & LCE_OPS
+    except ValueError:
+        return set()
+
+
+_KERNELS: tuple[bool, str] | None = None
+
+
+def kernels_available() -> tuple[bool, str]:
+    """(True, isa) when tflite-runtime and the project's binary kernels work here, else (False, why)."""
+    global _KERNELS
+    if _KERNELS is None:
+        if not _importable("tflite_runtime"):
+            _KERNELS = (False, f"tflite-runtime is not installed: {INSTALL_HINTS['tflite']}")
+        else:
+            from runtime import kernels
+
+            _KERNELS = kernels.available()
+    return _KERNELS
+
+
 def choose_backend(info: ModelInfo | None, requested: str = "auto", is_onnx: bool = False) -> str:
     """Pick a backend name for a model. ``info`` is the parsed .tflite (None for .onnx).
 
@@ -177,14 +216,20 @@ def choose_backend(info: ModelInfo | None, requested: str = "auto", is_onnx: boo
     unknown = custom - LCE_OPS
     if unknown:
         raise BackendError(f"model uses custom ops no backend here can run: {', '.join(sorted(unknown))}")
-    if custom:  # binary model
+    if custom:  # binary model: the project's kernels on tflite-runtime, else LCE's interpreter
+        if requested == "lce":
+            return "lce"
+        ok, why = kernels_available()
         if requested == "tflite":
-            raise BackendError(f"stock tflite-runtime cannot run the binary ops {', '.join(sorted(custom))}; "
-                               f"use --backend lce ({INSTALL_HINTS['lce']})")
+            if ok:
+                return "tflite"
+            raise BackendError(f"binary ops on tflite-runtime need the project's kernels: {why}")
+        if ok:
+            return "tflite"
         if _importable("larq_compute_engine"):
             return "lce"
-        raise BackendError(f"this binary model needs the LCE interpreter, which is not installed on "
-                           f"{platform.machine()}: {INSTALL_HINTS['lce']}")
+        raise BackendError(f"this binary model needs the project's kernels ({why}) or the LCE interpreter "
+                           f"({INSTALL_HINTS['lce']})")
     if requested == "auto":
         if _importable("tflite_runtime"):
             return "tflite"

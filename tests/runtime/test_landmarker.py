@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from runtime import crop
+from runtime.backends import kernels_available
 from runtime.landmarker import Landmarker, LandmarkerOptions, ModelLoadError, load_model
 from runtime.spec import ModelSpec
 
@@ -33,7 +34,8 @@ def _img():
 
 def test_detect_returns_keypoints_in_image_pixels(tiny):
     with Landmarker(LandmarkerOptions(model_path=tiny)) as lm:
-        assert lm.backend_name == "lce"
+        # binary model: the project's kernels on tflite-runtime when they work here, else LCE
+        assert lm.backend_name == ("tflite" if kernels_available()[0] else "lce")
         res = lm.detect(_img())
         assert res.detector_ran and len(res.landmarks) == 1
         inst = res.landmarks[0]
@@ -121,11 +123,18 @@ def test_corrupt_and_missing_models(tiny, tmp_path):
         load_model(bad)
 
 
-def test_binary_model_refused_by_stock_tflite_backend(tiny):
-    from runtime.backends import BackendError
-
-    with pytest.raises(BackendError, match="cannot run the binary ops"):
-        Landmarker(LandmarkerOptions(model_path=tiny, backend="tflite"))
+def test_binary_model_on_tflite_runtime_with_project_kernels(tiny):
+    """--backend tflite runs LCE ops through runtime.kernels: same landmarks as LCE's interpreter."""
+    ok, why = kernels_available()
+    if not ok:
+        pytest.skip(why)
+    img = _img()
+    with Landmarker(LandmarkerOptions(model_path=tiny, backend="tflite")) as lm:
+        ours = lm.detect(img)
+    with Landmarker(LandmarkerOptions(model_path=tiny, backend="lce")) as lm:
+        theirs = lm.detect(img)
+    np.testing.assert_array_equal(ours.landmarks[0].keypoints, theirs.landmarks[0].keypoints)
+    np.testing.assert_array_equal(ours.landmarks[0].scores, theirs.landmarks[0].scores)
 
 
 def test_float_model_on_tflite_runtime(tmp_path):

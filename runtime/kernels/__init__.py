@@ -1,0 +1,245 @@
+"""The project's binary kernels: LCE's ops (LceQuantize, LceDequantize, LceBconv2d,
+LceBMaxPool2d) in C, registered into a stock ``tflite-runtime`` interpreter.
+
+The C sources in ``src/`` are compiled on first use with the system C compiler (``$CC`` or ``cc``)
+into a cache folder (``runtime/kernels/_build`` when writable, else ``~/.cache/bnn-landmarks``),
+keyed by a hash of the sources, flags and machine, so upgrades rebuild and nothing is stale.
+``python -m runtime.kernels build`` does the same ahead of time (``make setup`` runs it).
+
+Loading checks the library against a tiny built-in model with known output (``selftest/``): an
+interpreter whose C ABI differs from the one the kernels were written for fails there with a clear
+message instead of giving wrong landmarks.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+SRC = Path(__file__).resolve().parent / "src"
+SELFTEST = Path(__file__).resolve().parent / "selftest"
+SOURCES = ("bnn_core.c", "bnn_x86.c", "bnn_neon.c", "flexbuf.c", "bnn_tflite.c")
+HEADERS = ("bnn.h", "flexbuf.h", "tflite_abi.h")
+CFLAGS = ("-O3", "-std=gnu11", "-ffp-contract=off", "-fPIC", "-shared", "-fvisibility=hidden", "-pthread", "-Wall")
+ADD_CUSTOM = "_ZN6tflite17MutableOpResolver9AddCustomEPKcPK18TfLiteRegistrationi"
+OPS = ("LceQuantize", "LceDequantize", "LceBconv2d", "LceBMaxPool2d")
+INSTALL_HINT = ("the binary kernels need a C compiler (apt install gcc, or set CC) and "
+                "tflite-runtime==2.14.0 (pip install tflite-runtime==2.14.0)")
+
+
+class KernelError(RuntimeError):
+    """The kernels cannot be built, loaded or trusted here; the message names the fix."""
+
+
+def _sources_hash(cc: str) -> str:
+    h = hashlib.sha256()
+    for name in SOURCES + HEADERS:
+        h.update(name.encode())
+        h.update((SRC / name).read_bytes())
+    h.update(" ".join(CFLAGS).encode())
+    h.update(cc.encode())
+    h.update(platform.machine().encode())
+    return h.hexdigest()[:16]
+
+
+def _cache_dirs() -> list[Path]:
+    dirs = []
+    if os.environ.get("BNN_KERNELS_DIR"):
+        dirs.append(Path(os.environ["BNN_KERNELS_DIR"]))
+    dirs.append(Path(__file__).resolve().parent / "_build")
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    dirs.append(Path(xdg) / "bnn-landmarks" / "kernels")
+    return dirs
+
+
+def _compiler() -> str:
+    return os.environ.get("CC") or "cc"
+
+
+def library_name(cc: str | None = None) -> str:
+    return f"libbnn-{platform.machine()}-{_sources_hash(cc or _compiler())}.so"
+
+
+def build(out_dir: str | Path | None = None, cc: str | None = None, force: bool = False,
+          extra_flags: tuple[str, ...] = ()) -> Path:
+    """Compile the kernel library (if needed) and return its path.
+
+    Args:
+        out_dir: folder for the library; default: the first writable cache folder.
+        cc: C compiler; default ``$CC`` or ``cc``.
+        force: rebuild even if a library for these sources exists.
+        extra_flags: appended to the compiler flags (e.g. sanitizers); they change the file name.
+
+    Raises:
+        KernelError: no compiler, or compilation failed (the compiler's message is included).
+    """
+    cc = cc or _compiler()
+    if shutil.which(cc.split()[0]) is None:
+        raise KernelError(f"C compiler {cc!r} not found; {INSTALL_HINT}")
+    name = library_name(cc + " ".join(extra_flags))
+    candidates = [Path(out_dir)] if out_dir else _cache_dirs()
+    if not force:
+        for d in candidates:
+            if (d / name).is_file():
+                return d / name
+    last_error = None
+    for d in candidates:
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".bnn-", suffix=".so", dir=d)
+            os.close(fd)
+        except OSError as e:
+            last_error = e
+            continue
+        cmd = [*cc.split(), *CFLAGS, *extra_flags, "-o", tmp, *(str(SRC / s) for s in SOURCES), "-lm"]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            os.unlink(tmp)
+            raise KernelError(f"compiling the binary kernels failed:\n{' '.join(cmd)}\n{r.stderr.strip()}")
+        os.replace(tmp, d / name)  # atomic: a concurrent loader never sees half a library
+        return d / name
+    raise KernelError(f"no writable folder for the kernel library ({last_error}); set BNN_KERNELS_DIR")
+
+
+_LIB = None
+
+
+def load(path: str | Path | None = None) -> ctypes.CDLL:
+    """The kernel library, built if needed, loaded once per process."""
+    global _LIB
+    if _LIB is not None and path is None:
+        return _LIB
+    lib = ctypes.CDLL(str(path or build()))
+    lib.bnn_register.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.bnn_register.restype = ctypes.c_int
+    lib.bnn_version.restype = ctypes.c_char_p
+    lib.bnn_isa.restype = ctypes.c_int
+    lib.bnn_isa_name.argtypes = [ctypes.c_int]
+    lib.bnn_isa_name.restype = ctypes.c_char_p
+    lib.bnn_registration.argtypes = [ctypes.c_char_p]
+    lib.bnn_registration.restype = ctypes.c_void_p
+    if path is None:
+        _LIB = lib
+    return lib
+
+
+def isa() -> str:
+    """Name of the inner kernel in use: ``avx512-vpopcntdq``, ``avx2``, ``neon`` or ``ref``
+    (``BNN_ISA=ref|avx2|avx512|neon`` overrides, for tests and benchmarks)."""
+    lib = load()
+    return lib.bnn_isa_name(lib.bnn_isa()).decode()
+
+
+def _add_custom_address() -> int:
+    try:
+        import tflite_runtime.interpreter as tfl
+    except ImportError as e:
+        raise KernelError(f"tflite-runtime is not installed ({e}); {INSTALL_HINT}") from None
+    wrapper = getattr(tfl, "_interpreter_wrapper", None)
+    so = getattr(wrapper, "__file__", None)
+    if not so:
+        raise KernelError("cannot locate tflite-runtime's interpreter library; " + INSTALL_HINT)
+    try:
+        fn = getattr(ctypes.CDLL(so), ADD_CUSTOM)
+    except AttributeError:
+        raise KernelError(f"{so} does not export MutableOpResolver::AddCustom (ai-edge-litert hides it); "
+                          "use tflite-runtime==2.14.0") from None
+    return ctypes.cast(fn, ctypes.c_void_p).value
+
+
+def registerer():
+    """A ``custom_op_registerers`` entry for ``InterpreterWithCustomOps``: registers the four
+    LCE ops with the interpreter's op resolver."""
+    lib = load()
+    add = _add_custom_address()
+
+    def register(resolver_address: int) -> None:
+        lib.bnn_register(ctypes.c_void_p(resolver_address), ctypes.c_void_p(add))
+
+    return register
+
+
+def interpreter(model_content: bytes, num_threads: int = 1):
+    """A ``tflite_runtime`` interpreter that runs LCE ops with these kernels (tensors allocated)."""
+    from tflite_runtime.interpreter import InterpreterWithCustomOps
+
+    it = InterpreterWithCustomOps(custom_op_registerers=[registerer()], model_content=model_content,
+                                  num_threads=int(num_threads))
+    it.allocate_tensors()
+    return it
+
+
+_CHECKED = False
+
+
+def self_test() -> None:
+    """Run the built-in model (every op, every output kind) and compare with LCE's outputs stored
+    next to it; raise :class:`KernelError` on any difference."""
+    global _CHECKED
+    if _CHECKED:
+        return
+    model = (SELFTEST / "selftest.tflite").read_bytes()
+    expected = np.load(SELFTEST / "selftest.npz")
+    try:
+        it = interpreter(model, 1)
+        inp = it.get_input_details()[0]
+        it.set_tensor(inp["index"], expected["input"])
+        it.invoke()
+        outs = [it.get_tensor(d["index"]) for d in it.get_output_details()]
+    except (RuntimeError, ValueError) as e:
+        raise KernelError(f"the binary kernels failed their self-test ({e}); this tflite-runtime's C ABI "
+                          f"may differ from 2.14's: pip install tflite-runtime==2.14.0") from None
+    # the outputs have distinct shapes; match them by shape (interpreters may order them differently)
+    for key in sorted(k for k in expected.files if k.startswith("output")):
+        want = expected[key]
+        got = next((o for o in outs if o.shape == want.shape and o.dtype == want.dtype), None)
+        ok = got is not None and (np.array_equal(got, want) if want.dtype != np.float32
+                                  else np.allclose(got, want, rtol=1e-5, atol=1e-5))
+        if not ok:
+            raise KernelError(f"the binary kernels gave wrong numbers in their self-test ({key}); this "
+                              f"tflite-runtime's C ABI may differ from 2.14's: pip install tflite-runtime==2.14.0")
+    _CHECKED = True
+
+
+def available() -> tuple[bool, str]:
+    """(True, isa) when the kernels build, load and pass the self-test here, else (False, why)."""
+    try:
+        self_test()
+        return True, isa()
+    except (KernelError, OSError) as e:
+        return False, str(e)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m runtime.kernels", description=__doc__.split("\n\n")[0])
+    p.add_argument("command", choices=["build", "check", "path"], nargs="?", default="check")
+    p.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    a = p.parse_args(argv)
+    try:
+        if a.command == "build":
+            print(build(force=a.force))
+            return 0
+        if a.command == "path":
+            print(build())
+            return 0
+        self_test()
+        print(f"binary kernels OK: {build()} (isa {isa()}, version {load().bnn_version().decode()})")
+        return 0
+    except KernelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

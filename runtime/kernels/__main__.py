@@ -1,0 +1,5 @@
+import sys
+
+from runtime.kernels import main
+
+sys.exit(main())

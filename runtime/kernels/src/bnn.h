@@ -1,0 +1,112 @@
+/*
+ * bnn-landmarks binary kernels: the Larq Compute Engine ops (LceQuantize, LceDequantize,
+ * LceBconv2d, LceBMaxPool2d) as plain C, independent of TensorFlow.
+ *
+ * Conventions (the same as LCE's, checked against its interpreter by tests/runtime/test_kernels.py):
+ *   - bit packing: channel c of a pixel goes to 32-bit word c / 32, bit c % 32 (LSB first);
+ *     a set bit means -1, a clear bit +1; unused bits of the last word are 0.
+ *   - tensors are NHWC, packed tensors NHW[ceil(C/32)] of int32.
+ *   - bconv filters are OHWI packed: [Cout][kh][kw][ceil(Cin_per_group/32)] int32.
+ *   - the binary dot product of one output is dot = K - 2 * popcount(in XOR w) with
+ *     K = kh * kw * Cin_per_group; padding with +1 ("one padding") is free, zero padding is a
+ *     per-border-pixel correction.
+ */
+#ifndef BNN_H_
+#define BNN_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BNN_API __attribute__((visibility("default")))
+
+enum { BNN_OUT_FLOAT = 0, BNN_OUT_INT8 = 1, BNN_OUT_BITS = 2 };
+enum { BNN_ISA_REF = 0, BNN_ISA_AVX2 = 1, BNN_ISA_AVX512 = 2, BNN_ISA_NEON = 3 };
+
+/* Pixels per inner-kernel call and channels per weight tile (all ISAs). */
+#define BNN_MAXP 8
+#define BNN_TILE 32
+
+/* Inner kernel: popcount(in XOR w) accumulated over `steps` = taps * words words for `np` output
+ * pixels (np <= BNN_MAXP) and BNN_TILE output channels.
+ *   in_ptrs: [np][taps] pointers, each to `words` consecutive uint32 input words;
+ *   w:       [taps][words][BNN_TILE] uint32 (repacked weights of one tile);
+ *   acc:     [np][BNN_TILE] int32, overwritten. */
+typedef void (*bnn_tile_fn)(const uint32_t* const* in_ptrs, int np, int taps, int words,
+                            const uint32_t* w, int32_t* acc);
+
+void bnn_tile_ref(const uint32_t* const* in_ptrs, int np, int taps, int words, const uint32_t* w,
+                  int32_t* acc);
+#if defined(__x86_64__)
+void bnn_tile_avx2(const uint32_t* const* in_ptrs, int np, int taps, int words, const uint32_t* w,
+                   int32_t* acc);
+void bnn_tile_avx512(const uint32_t* const* in_ptrs, int np, int taps, int words,
+                     const uint32_t* w, int32_t* acc);
+#endif
+#if defined(__aarch64__)
+void bnn_tile_neon(const uint32_t* const* in_ptrs, int np, int taps, int words, const uint32_t* w,
+                   int32_t* acc);
+#endif
+
+typedef struct {
+  /* shapes */
+  int batch, in_h, in_w;
+  int channels_in;   /* real input channels, all groups */
+  int in_words;      /* packed words per input pixel = ceil(channels_in / 32) */
+  int groups;        /* channels_in / groups is a multiple of 32 when groups > 1 */
+  int out_h, out_w, out_c;
+  int k_h, k_w, stride_h, stride_w, dil_h, dil_w;
+  int pad_top, pad_left; /* computed from TFLite's SAME/VALID rule */
+  int zero_padding;      /* 1: pad with 0 (correction), 0: pad with +1 */
+  int act_min, act_max;  /* clamp of the dot product (fused activation) */
+  int out_kind;          /* BNN_OUT_* */
+} bnn_bconv_shape;
+
+typedef struct bnn_bconv bnn_bconv;
+
+/* Repack weights and precompute everything static. filter: OHWI packed [out_c][k_h][k_w][wpg]
+ * (wpg = words per group). mul/bias: [out_c] float (float or int8 output), thresholds: [out_c]
+ * int32 (bit output). For int8 output, out_scale / out_zero_point are the output's
+ * quantisation. Returns NULL on allocation failure or invalid shapes (err gets a message). */
+bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
+                            const float* mul, const float* bias, const int32_t* thresholds,
+                            float out_scale, int out_zero_point, int isa, const char** err);
+void bnn_bconv_destroy(bnn_bconv* op);
+/* input: packed [batch][in_h][in_w][in_words]; output: float / int8 / packed int32. */
+void bnn_bconv_run(const bnn_bconv* op, const int32_t* input, void* output, int threads);
+
+/* Pack `pixels` rows of `channels` values into ceil(channels/32) words each. */
+void bnn_pack_float(const float* in, int pixels, int channels, int32_t* out, int threads);
+void bnn_pack_int8(const int8_t* in, int pixels, int channels, int zero_point, int32_t* out,
+                   int threads);
+/* Unpack to +1/-1 (float) or to the int8 codes of +1 / -1. */
+void bnn_unpack_float(const int32_t* in, int pixels, int channels, float* out);
+void bnn_unpack_int8(const int32_t* in, int pixels, int channels, int8_t plus_one,
+                     int8_t minus_one, int8_t* out);
+/* Binary max pool on packed words: a bit is set only where every input in the window is -1. */
+void bnn_maxpool(const int32_t* in, int batch, int in_h, int in_w, int words, int f_h, int f_w,
+                 int s_h, int s_w, int pad_top, int pad_left, int out_h, int out_w,
+                 int32_t* out, int threads);
+
+/* Run-time ISA selection. */
+BNN_API int bnn_best_isa(void);
+BNN_API const char* bnn_isa_name(int isa);
+/* BNN_ISA env var (ref, avx2, avx512, neon) overrides the choice, for tests and benchmarks. */
+int bnn_selected_isa(void);
+bnn_tile_fn bnn_tile_for(int isa);
+
+/* Tiny thread pool: run fn(ctx, i) for i in [0, n) on up to `threads` threads. */
+typedef void (*bnn_task_fn)(void* ctx, int i);
+void bnn_parallel_for(int n, int threads, bnn_task_fn fn, void* ctx);
+
+/* Memory hooks (malloc/free by default; the Android build provides its own). */
+void* bnn_alloc(size_t bytes);
+void bnn_free(void* p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BNN_H_ */

@@ -1,0 +1,530 @@
+/* Portable parts of the bnn-landmarks kernels: reference inner kernel, weight repacking,
+ * output transforms, packing, max pool, ISA selection and a small thread pool. */
+#include "bnn.h"
+
+#ifndef BNN_FREESTANDING
+#include <stdlib.h>
+#include <string.h>
+#else
+void* malloc(size_t);
+void free(void*);
+void* memset(void*, int, size_t);
+void* memcpy(void*, const void*, size_t);
+char* getenv(const char*);
+#endif
+
+#if !defined(BNN_NO_THREADS)
+#include <pthread.h>
+#include <stdatomic.h>
+#endif
+
+void* bnn_alloc(size_t bytes) { return malloc(bytes ? bytes : 1); }
+void bnn_free(void* p) { free(p); }
+
+static inline int popc32(uint32_t x) { return __builtin_popcount(x); }
+
+/* ------------------------------------------------------------------ reference inner kernel */
+void bnn_tile_ref(const uint32_t* const* in_ptrs, int np, int taps, int words, const uint32_t* w,
+                  int32_t* acc) {
+  for (int p = 0; p < np; ++p) {
+    int32_t* a = acc + p * BNN_TILE;
+    for (int c = 0; c < BNN_TILE; ++c) a[c] = 0;
+    for (int t = 0; t < taps; ++t) {
+      const uint32_t* in = in_ptrs[p * taps + t];
+      const uint32_t* wt = w + (size_t)t * words * BNN_TILE;
+      for (int k = 0; k < words; ++k) {
+        const uint32_t x = in[k];
+        for (int c = 0; c < BNN_TILE; ++c) a[c] += popc32(x ^ wt[k * BNN_TILE + c]);
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ ISA selection */
+const char* bnn_isa_name(int isa) {
+  switch (isa) {
+    case BNN_ISA_AVX2: return "avx2";
+    case BNN_ISA_AVX512: return "avx512-vpopcntdq";
+    case BNN_ISA_NEON: return "neon";
+    default: return "ref";
+  }
+}
+
+int bnn_best_isa(void) {
+#if defined(__x86_64__) && !defined(BNN_FREESTANDING)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512f") &&
+      __builtin_cpu_supports("avx512bw"))
+    return BNN_ISA_AVX512;
+  if (__builtin_cpu_supports("avx2")) return BNN_ISA_AVX2;
+  return BNN_ISA_REF;
+#elif defined(__aarch64__)
+  return BNN_ISA_NEON; /* NEON is part of the aarch64 baseline */
+#else
+  return BNN_ISA_REF;
+#endif
+}
+
+static int streq(const char* a, const char* b) {
+  while (*a && *a == *b) ++a, ++b;
+  return *a == *b;
+}
+
+int bnn_selected_isa(void) {
+  int best = bnn_best_isa();
+  const char* env = getenv("BNN_ISA");
+  if (!env || !*env) return best;
+  int want = streq(env, "ref") ? BNN_ISA_REF
+             : streq(env, "avx2") ? BNN_ISA_AVX2
+             : streq(env, "avx512") ? BNN_ISA_AVX512
+             : streq(env, "neon") ? BNN_ISA_NEON
+                                  : best;
+  /* Never select what the CPU cannot run: avx2 is allowed under avx512. */
+  if (want == BNN_ISA_REF) return want;
+  if (want == best) return want;
+  if (want == BNN_ISA_AVX2 && best == BNN_ISA_AVX512) return want;
+  return best;
+}
+
+bnn_tile_fn bnn_tile_for(int isa) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case BNN_ISA_AVX2: return bnn_tile_avx2;
+    case BNN_ISA_AVX512: return bnn_tile_avx512;
+#endif
+#if defined(__aarch64__)
+    case BNN_ISA_NEON: return bnn_tile_neon;
+#endif
+    default: return bnn_tile_ref;
+  }
+}
+
+/* ------------------------------------------------------------------ thread pool */
+#if defined(BNN_NO_THREADS)
+void bnn_parallel_for(int n, int threads, bnn_task_fn fn, void* ctx) {
+  (void)threads;
+  for (int i = 0; i < n; ++i) fn(ctx, i);
+}
+#else
+#define BNN_MAX_WORKERS 63
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;   /* one job at a time */
+static pthread_mutex_t pool_state = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
+static int pool_workers = 0;
+static atomic_int pool_gen = 0;
+static atomic_int pool_next = 0;
+static atomic_int pool_helpers = 0; /* helpers that may still join the current job */
+static atomic_int pool_busy = 0;    /* helpers working on the current job */
+static int pool_n = 0;
+static bnn_task_fn pool_fn = 0;
+static void* pool_ctx = 0;
+
+static void pool_drain(void) {
+  for (;;) {
+    int i = atomic_fetch_add(&pool_next, 1);
+    if (i >= pool_n) break;
+    pool_fn(pool_ctx, i);
+  }
+}
+
+static void* pool_main(void* arg) {
+  (void)arg;
+  int seen = atomic_load(&pool_gen);
+  for (;;) {
+    /* spin briefly: consecutive ops of one inference come microseconds apart */
+    int spins = 0;
+    while (atomic_load_explicit(&pool_gen, memory_order_acquire) == seen && spins < 20000) {
+      ++spins;
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#elif defined(__aarch64__)
+      __asm__ __volatile__("yield");
+#endif
+    }
+    if (atomic_load_explicit(&pool_gen, memory_order_acquire) == seen) {
+      pthread_mutex_lock(&pool_state);
+      while (atomic_load(&pool_gen) == seen) pthread_cond_wait(&pool_wake, &pool_state);
+      pthread_mutex_unlock(&pool_state);
+    }
+    seen = atomic_load(&pool_gen);
+    if (atomic_fetch_sub(&pool_helpers, 1) > 0) {
+      atomic_fetch_add(&pool_busy, 1);
+      pool_drain();
+      if (atomic_fetch_sub(&pool_busy, 1) == 1) {
+        pthread_mutex_lock(&pool_state);
+        pthread_cond_signal(&pool_done);
+        pthread_mutex_unlock(&pool_state);
+      }
+    }
+  }
+  return 0;
+}
+
+void bnn_parallel_for(int n, int threads, bnn_task_fn fn, void* ctx) {
+  if (threads > BNN_MAX_WORKERS + 1) threads = BNN_MAX_WORKERS + 1;
+  if (threads <= 1 || n <= 1 || pthread_mutex_trylock(&pool_mu) != 0) {
+    for (int i = 0; i < n; ++i) fn(ctx, i);
+    return;
+  }
+  while (pool_workers < threads - 1) {
+    pthread_t t;
+    if (pthread_create(&t, 0, pool_main, 0) != 0) break;
+    pthread_detach(t);
+    ++pool_workers;
+  }
+  int helpers = threads - 1 < pool_workers ? threads - 1 : pool_workers;
+  pool_fn = fn;
+  pool_ctx = ctx;
+  pool_n = n;
+  atomic_store(&pool_next, 0);
+  atomic_store(&pool_busy, 0);
+  atomic_store(&pool_helpers, helpers);
+  pthread_mutex_lock(&pool_state);
+  atomic_fetch_add_explicit(&pool_gen, 1, memory_order_release);
+  pthread_cond_broadcast(&pool_wake);
+  pthread_mutex_unlock(&pool_state);
+  pool_drain();
+  /* Wait until no helper is inside the job and none can still join it. */
+  pthread_mutex_lock(&pool_state);
+  atomic_store(&pool_helpers, 0);
+  while (atomic_load(&pool_busy) > 0) pthread_cond_wait(&pool_done, &pool_state);
+  pthread_mutex_unlock(&pool_state);
+  pthread_mutex_unlock(&pool_mu);
+}
+#endif
+
+/* ------------------------------------------------------------------ bconv */
+struct bnn_bconv {
+  bnn_bconv_shape s;
+  int isa;
+  bnn_tile_fn tile;
+  int taps, wpg, cpg, tiles_per_group, K;
+  uint32_t* w;        /* [groups][tiles][taps][wpg][BNN_TILE] */
+  int32_t* tap_sum;   /* [out_c][taps]: sum of the filter's +-1 at each tap (zero padding) */
+  float* mul;         /* [out_c] (int8 output: divided by the output scale) */
+  float* bias;        /* [out_c] (int8 output: bias / scale + zero point) */
+  float* corr_mul;    /* [out_c] -mul: zero-padding correction factor */
+  int32_t x_min, x_max; /* clamp bounds on 2 * popcount */
+  int32_t* thr;       /* [out_c] */
+  uint32_t* zeros;    /* in_words zero words: the +1 padding */
+};
+
+void bnn_bconv_destroy(bnn_bconv* op) {
+  if (!op) return;
+  bnn_free(op->w);
+  bnn_free(op->tap_sum);
+  bnn_free(op->mul);
+  bnn_free(op->bias);
+  bnn_free(op->corr_mul);
+  bnn_free(op->thr);
+  bnn_free(op->zeros);
+  bnn_free(op);
+}
+
+bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
+                            const float* mul, const float* bias, const int32_t* thresholds,
+                            float out_scale, int out_zero_point, int isa, const char** err) {
+  const bnn_bconv_shape* s = shape;
+  *err = 0;
+  if (s->groups < 1 || s->out_c < 1 || s->channels_in < 1 || s->k_h < 1 || s->k_w < 1 ||
+      s->stride_h < 1 || s->stride_w < 1 || s->dil_h < 1 || s->dil_w < 1 || s->batch < 1 ||
+      s->in_h < 1 || s->in_w < 1 || s->out_h < 1 || s->out_w < 1) {
+    *err = "non-positive shape or option";
+    return 0;
+  }
+  if (s->k_h * s->k_w > BNN_MAXP * 64) {
+    *err = "kernels with more than 512 taps are not supported";
+    return 0;
+  }
+  if (s->out_kind == BNN_OUT_BITS && s->out_c > 2048) {
+    *err = "bit-packed output supports at most 2048 channels";
+    return 0;
+  }
+  if (s->in_words != (s->channels_in + 31) / 32) {
+    *err = "input words do not match channels_in";
+    return 0;
+  }
+  if (s->out_c % s->groups != 0 || (s->groups > 1 && (s->channels_in % (32 * s->groups)) != 0)) {
+    *err = "groups must divide the output channels, and input channels per group must be a "
+           "multiple of 32";
+    return 0;
+  }
+  bnn_bconv* op = (bnn_bconv*)bnn_alloc(sizeof(bnn_bconv));
+  if (!op) { *err = "out of memory"; return 0; }
+  memset(op, 0, sizeof(*op));
+  op->s = *s;
+  op->isa = isa;
+  op->tile = bnn_tile_for(isa);
+  op->taps = s->k_h * s->k_w;
+  op->wpg = s->in_words / s->groups;
+  op->cpg = s->out_c / s->groups;
+  op->tiles_per_group = (op->cpg + BNN_TILE - 1) / BNN_TILE;
+  const int cin_g = s->channels_in / s->groups;
+  op->K = op->taps * cin_g;
+  /* dot in [act_min, act_max]  <=>  2 * popcount in [K - act_max, K - act_min] */
+  op->x_min = s->act_max >= op->K ? 0 : op->K - s->act_max;
+  op->x_max = s->act_min <= -op->K ? 2 * op->K : op->K - s->act_min;
+  const size_t wsize = (size_t)s->groups * op->tiles_per_group * op->taps * op->wpg * BNN_TILE;
+  op->w = (uint32_t*)bnn_alloc(wsize * 4);
+  op->tap_sum = (int32_t*)bnn_alloc((size_t)s->out_c * op->taps * 4);
+  op->mul = (float*)bnn_alloc((size_t)s->out_c * 4);
+  op->bias = (float*)bnn_alloc((size_t)s->out_c * 4);
+  op->thr = (int32_t*)bnn_alloc((size_t)s->out_c * 4);
+  op->corr_mul = (float*)bnn_alloc((size_t)s->out_c * 4);
+  op->zeros = (uint32_t*)bnn_alloc((size_t)s->in_words * 4);
+  if (!op->w || !op->tap_sum || !op->mul || !op->bias || !op->thr || !op->zeros || !op->corr_mul) {
+    bnn_bconv_destroy(op);
+    *err = "out of memory";
+    return 0;
+  }
+  memset(op->w, 0, wsize * 4);
+  memset(op->zeros, 0, (size_t)s->in_words * 4);
+  /* the filter's unused high bits must be 0 so that they never count */
+  const uint32_t last_mask =
+      (cin_g % 32) ? ((1u << (cin_g % 32)) - 1u) : 0xffffffffu;
+  for (int c = 0; c < s->out_c; ++c) {
+    const int g = c / op->cpg, lc = c % op->cpg, tile = lc / BNN_TILE, j = lc % BNN_TILE;
+    uint32_t* wt = op->w + ((size_t)(g * op->tiles_per_group + tile) * op->taps * op->wpg) * BNN_TILE;
+    for (int t = 0; t < op->taps; ++t) {
+      int pc = 0;
+      for (int k = 0; k < op->wpg; ++k) {
+        uint32_t v = (uint32_t)filter[((size_t)c * op->taps + t) * op->wpg + k];
+        if (k == op->wpg - 1) v &= last_mask;
+        wt[((size_t)t * op->wpg + k) * BNN_TILE + j] = v;
+        pc += popc32(v);
+      }
+      op->tap_sum[(size_t)c * op->taps + t] = cin_g - 2 * pc;
+    }
+    if (s->out_kind == BNN_OUT_BITS) {
+      op->thr[c] = thresholds[c];
+      continue;
+    }
+    double m = mul[c], b = bias[c];
+    if (s->out_kind == BNN_OUT_INT8) {
+      m = (double)mul[c] / (double)out_scale;
+      b = (double)bias[c] / (double)out_scale + (double)out_zero_point;
+    }
+    op->corr_mul[c] = -1.0f * mul[c];
+    op->mul[c] = (float)-m;
+    op->bias[c] = (float)(b + (double)op->K * m);
+  }
+  return op;
+}
+
+typedef struct {
+  const bnn_bconv* op;
+  const int32_t* in;
+  void* out;
+} bconv_job;
+
+static inline int32_t round_half_away(float y) {
+  /* std::round semantics (TfLiteRound), without libm */
+  return (int32_t)(y >= 0.0f ? y + 0.5f : y - 0.5f);
+}
+
+static void bconv_row(void* vctx, int row) {
+  const bconv_job* job = (const bconv_job*)vctx;
+  const bnn_bconv* op = job->op;
+  const bnn_bconv_shape* s = &op->s;
+  const int b = row / s->out_h, oy = row % s->out_h;
+  const int taps = op->taps;
+  const uint32_t* in = (const uint32_t*)job->in + (size_t)b * s->in_h * s->in_w * s->in_words;
+  const uint32_t* ptrs[BNN_MAXP * 64];
+  unsigned char padded[BNN_MAXP * 64];
+  int32_t acc[BNN_MAXP * BNN_TILE];
+  uint32_t bits[BNN_MAXP * 64];
+  const int out_words = (s->out_c + 31) / 32;
+  const size_t out_pix0 = (size_t)row * s->out_w;
+  const int maxp = taps <= 64 ? BNN_MAXP : 1;
+
+  for (int ox0 = 0; ox0 < s->out_w; ox0 += maxp) {
+    const int np = s->out_w - ox0 < maxp ? s->out_w - ox0 : maxp;
+    int any_pad = 0;
+    if (s->out_kind == BNN_OUT_BITS) memset(bits, 0, sizeof(uint32_t) * np * out_words);
+    for (int g = 0; g < s->groups; ++g) {
+      /* gather the input word pointers of every (pixel, tap) */
+      for (int p = 0; p < np; ++p) {
+        const int ox = ox0 + p;
+        for (int ky = 0, t = 0; ky < s->k_h; ++ky) {
+          const int iy = oy * s->stride_h - s->pad_top + ky * s->dil_h;
+          for (int kx = 0; kx < s->k_w; ++kx, ++t) {
+            const int ix = ox * s->stride_w - s->pad_left + kx * s->dil_w;
+            const int inside = iy >= 0 && iy < s->in_h && ix >= 0 && ix < s->in_w;
+            ptrs[p * taps + t] = inside ? in + ((size_t)iy * s->in_w + ix) * s->in_words + g * op->wpg
+                                        : op->zeros;
+            padded[p * taps + t] = !inside;
+            any_pad |= !inside;
+          }
+        }
+      }
+      for (int tile = 0; tile < op->tiles_per_group; ++tile) {
+        const uint32_t* wt =
+            op->w + ((size_t)(g * op->tiles_per_group + tile) * taps * op->wpg) * BNN_TILE;
+        if (taps <= 64) {
+          op->tile(ptrs, np, taps, op->wpg, wt, acc);
+        } else { /* very large kernels: one pixel at a time through the reference path */
+          bnn_tile_ref(ptrs, 1, taps, op->wpg, wt, acc);
+        }
+        const int c0 = g * op->cpg + tile * BNN_TILE;
+        const int nc = op->cpg - tile * BNN_TILE < BNN_TILE ? op->cpg - tile * BNN_TILE : BNN_TILE;
+        for (int p = 0; p < np; ++p) {
+          const int32_t* a = acc + p * BNN_TILE;
+          const size_t opix = out_pix0 + ox0 + p;
+          const int fix = s->zero_padding && any_pad;
+          for (int j = 0; j < nc; ++j) {
+            const int c = c0 + j;
+            if (s->out_kind == BNN_OUT_BITS) {
+              if (a[j] > op->thr[c]) bits[p * out_words + (c >> 5)] |= 1u << (c & 31);
+              continue;
+            }
+            /* LCE's arithmetic, so that results match its interpreter bit for bit:
+             * y = float(clamp(2 * popcount)) * (-mul) + (bias + K * mul), the clamp of the dot
+             * product (K - 2 * popcount) moved onto 2 * popcount; zero padding then adds
+             * (-mul) * (sum of the filter over the padded taps). */
+            int32_t x2 = 2 * a[j];
+            if (fix && s->out_kind == BNN_OUT_INT8) { /* exact, in the integer domain */
+              const int32_t* ts = op->tap_sum + (size_t)c * taps;
+              for (int t = 0; t < taps; ++t)
+                if (padded[p * taps + t]) x2 += ts[t];
+            }
+            x2 = x2 < op->x_min ? op->x_min : x2 > op->x_max ? op->x_max : x2;
+            float y = (float)x2 * op->mul[c] + op->bias[c];
+            if (fix && s->out_kind == BNN_OUT_FLOAT) {
+              const int32_t* ts = op->tap_sum + (size_t)c * taps;
+              int32_t corr = 0;
+              for (int t = 0; t < taps; ++t)
+                if (padded[p * taps + t]) corr += ts[t];
+              y += op->corr_mul[c] * (float)corr;
+            }
+            if (s->out_kind == BNN_OUT_FLOAT) {
+              ((float*)job->out)[opix * s->out_c + c] = y;
+            } else {
+              int32_t q = round_half_away(y);
+              q = q < -128 ? -128 : q > 127 ? 127 : q;
+              ((int8_t*)job->out)[opix * s->out_c + c] = (int8_t)q;
+            }
+          }
+        }
+      }
+    }
+    if (s->out_kind == BNN_OUT_BITS) {
+      for (int p = 0; p < np; ++p)
+        memcpy((int32_t*)job->out + (out_pix0 + ox0 + p) * out_words, bits + p * out_words,
+               4 * (size_t)out_words);
+    }
+  }
+}
+
+void bnn_bconv_run(const bnn_bconv* op, const int32_t* input, void* output, int threads) {
+  bconv_job job = {op, input, output};
+  bnn_parallel_for(op->s.batch * op->s.out_h, threads, bconv_row, &job);
+}
+
+/* ------------------------------------------------------------------ quantize / dequantize */
+typedef struct {
+  const void* in;
+  int channels, words, zero_point, rows_per_task, pixels;
+  int32_t* out;
+} pack_job;
+
+static void pack_float_task(void* vctx, int i) {
+  const pack_job* j = (const pack_job*)vctx;
+  const int p0 = i * j->rows_per_task;
+  const int p1 = p0 + j->rows_per_task < j->pixels ? p0 + j->rows_per_task : j->pixels;
+  for (int p = p0; p < p1; ++p) {
+    const float* x = (const float*)j->in + (size_t)p * j->channels;
+    int32_t* o = j->out + (size_t)p * j->words;
+    for (int w = 0; w < j->words; ++w) {
+      uint32_t v = 0;
+      const int c0 = w * 32, n = j->channels - c0 < 32 ? j->channels - c0 : 32;
+      for (int k = 0; k < n; ++k) v |= (uint32_t)(x[c0 + k] < 0.0f) << k;
+      o[w] = (int32_t)v;
+    }
+  }
+}
+
+static void pack_int8_task(void* vctx, int i) {
+  const pack_job* j = (const pack_job*)vctx;
+  const int p0 = i * j->rows_per_task;
+  const int p1 = p0 + j->rows_per_task < j->pixels ? p0 + j->rows_per_task : j->pixels;
+  for (int p = p0; p < p1; ++p) {
+    const int8_t* x = (const int8_t*)j->in + (size_t)p * j->channels;
+    int32_t* o = j->out + (size_t)p * j->words;
+    for (int w = 0; w < j->words; ++w) {
+      uint32_t v = 0;
+      const int c0 = w * 32, n = j->channels - c0 < 32 ? j->channels - c0 : 32;
+      for (int k = 0; k < n; ++k) v |= (uint32_t)((int)x[c0 + k] < j->zero_point) << k;
+      o[w] = (int32_t)v;
+    }
+  }
+}
+
+static void run_pack(const void* in, int pixels, int channels, int zp, int32_t* out, int threads,
+                     bnn_task_fn fn) {
+  pack_job j = {in, channels, (channels + 31) / 32, zp, 256, pixels, out};
+  bnn_parallel_for((pixels + 255) / 256, threads, fn, &j);
+}
+
+void bnn_pack_float(const float* in, int pixels, int channels, int32_t* out, int threads) {
+  run_pack(in, pixels, channels, 0, out, threads, pack_float_task);
+}
+
+void bnn_pack_int8(const int8_t* in, int pixels, int channels, int zero_point, int32_t* out,
+                   int threads) {
+  run_pack(in, pixels, channels, zero_point, out, threads, pack_int8_task);
+}
+
+void bnn_unpack_float(const int32_t* in, int pixels, int channels, float* out) {
+  const int words = (channels + 31) / 32;
+  for (int p = 0; p < pixels; ++p)
+    for (int c = 0; c < channels; ++c)
+      out[(size_t)p * channels + c] =
+          ((uint32_t)in[(size_t)p * words + (c >> 5)] >> (c & 31)) & 1u ? -1.0f : 1.0f;
+}
+
+void bnn_unpack_int8(const int32_t* in, int pixels, int channels, int8_t plus_one,
+                     int8_t minus_one, int8_t* out) {
+  const int words = (channels + 31) / 32;
+  for (int p = 0; p < pixels; ++p)
+    for (int c = 0; c < channels; ++c)
+      out[(size_t)p * channels + c] =
+          ((uint32_t)in[(size_t)p * words + (c >> 5)] >> (c & 31)) & 1u ? minus_one : plus_one;
+}
+
+/* ------------------------------------------------------------------ binary max pool */
+typedef struct {
+  const int32_t* in;
+  int in_h, in_w, words, f_h, f_w, s_h, s_w, pad_top, pad_left, out_h, out_w;
+  int32_t* out;
+} pool_job;
+
+static void pool_row(void* vctx, int row) {
+  const pool_job* j = (const pool_job*)vctx;
+  const int b = row / j->out_h, oy = row % j->out_h;
+  for (int ox = 0; ox < j->out_w; ++ox) {
+    int32_t* o = j->out + (((size_t)b * j->out_h + oy) * j->out_w + ox) * j->words;
+    for (int w = 0; w < j->words; ++w) o[w] = -1; /* all bits set: AND identity */
+    int seen = 0;
+    for (int ky = 0; ky < j->f_h; ++ky) {
+      const int iy = oy * j->s_h - j->pad_top + ky;
+      if (iy < 0 || iy >= j->in_h) continue;
+      for (int kx = 0; kx < j->f_w; ++kx) {
+        const int ix = ox * j->s_w - j->pad_left + kx;
+        if (ix < 0 || ix >= j->in_w) continue;
+        const int32_t* x = j->in + (((size_t)b * j->in_h + iy) * j->in_w + ix) * j->words;
+        for (int w = 0; w < j->words; ++w) o[w] &= x[w];
+        seen = 1;
+      }
+    }
+    if (!seen)
+      for (int w = 0; w < j->words; ++w) o[w] = 0;
+  }
+}
+
+void bnn_maxpool(const int32_t* in, int batch, int in_h, int in_w, int words, int f_h, int f_w,
+                 int s_h, int s_w, int pad_top, int pad_left, int out_h, int out_w,
+                 int32_t* out, int threads) {
+  pool_job j = {in, in_h, in_w, words, f_h, f_w, s_h, s_w, pad_top, pad_left, out_h, out_w, out};
+  bnn_parallel_for(batch * out_h, threads, pool_row, &j);
+}

@@ -1,0 +1,97 @@
+/* x86-64 inner kernels: AVX2 (nibble-table popcount) and AVX-512 VPOPCNTDQ.
+ * Both compute BNN_MAXP pixels x BNN_TILE channels; pixels beyond np reuse pixel 0's input and
+ * their results are discarded. */
+#include "bnn.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) void bnn_tile_avx512(
+    const uint32_t* const* in_ptrs, int np, int taps, int words, const uint32_t* w, int32_t* acc) {
+  __m512i a[BNN_MAXP][2];
+  const uint32_t* ip[BNN_MAXP];
+#pragma GCC unroll 8
+  for (int p = 0; p < BNN_MAXP; ++p) a[p][0] = a[p][1] = _mm512_setzero_si512();
+  for (int t = 0; t < taps; ++t) {
+#pragma GCC unroll 8
+    for (int p = 0; p < BNN_MAXP; ++p) ip[p] = in_ptrs[(p < np ? p : 0) * taps + t];
+    const uint32_t* wt = w + (size_t)t * words * BNN_TILE;
+    for (int k = 0; k < words; ++k) {
+      const __m512i w0 = _mm512_loadu_si512((const void*)(wt + k * BNN_TILE));
+      const __m512i w1 = _mm512_loadu_si512((const void*)(wt + k * BNN_TILE + 16));
+#pragma GCC unroll 8
+      for (int p = 0; p < BNN_MAXP; ++p) {
+        const __m512i b = _mm512_set1_epi32((int)ip[p][k]);
+        a[p][0] = _mm512_add_epi32(a[p][0], _mm512_popcnt_epi32(_mm512_xor_si512(b, w0)));
+        a[p][1] = _mm512_add_epi32(a[p][1], _mm512_popcnt_epi32(_mm512_xor_si512(b, w1)));
+      }
+    }
+  }
+  for (int p = 0; p < np; ++p) {
+    _mm512_storeu_si512((void*)(acc + p * BNN_TILE), a[p][0]);
+    _mm512_storeu_si512((void*)(acc + p * BNN_TILE + 16), a[p][1]);
+  }
+}
+
+/* AVX2 has no vector popcount: count nibbles with a shuffle table into byte counters, and widen
+ * the byte counters into 32-bit lanes at least every 31 steps (31 * 8 < 256). */
+#define AVX2_P 2
+__attribute__((target("avx2"))) static inline __m256i widen_bytes(__m256i bytes) {
+  const __m256i ones8 = _mm256_set1_epi8(1);
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(bytes, ones8), ones16);
+}
+
+__attribute__((target("avx2"))) static void tile_avx2_pair(const uint32_t* const* in_ptrs,
+                                                          int p0, int np, int taps, int words,
+                                                          const uint32_t* w, int32_t* acc) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
+                                       1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  __m256i a32[AVX2_P][4], a8[AVX2_P][4];
+  for (int p = 0; p < AVX2_P; ++p)
+    for (int r = 0; r < 4; ++r) a32[p][r] = a8[p][r] = _mm256_setzero_si256();
+  int pending = 0;
+  for (int t = 0; t < taps; ++t) {
+    const uint32_t* ip[AVX2_P];
+    for (int p = 0; p < AVX2_P; ++p) ip[p] = in_ptrs[(p0 + p < np ? p0 + p : 0) * taps + t];
+    const uint32_t* wt = w + (size_t)t * words * BNN_TILE;
+    for (int k = 0; k < words; ++k) {
+      __m256i b[AVX2_P];
+      for (int p = 0; p < AVX2_P; ++p) b[p] = _mm256_set1_epi32((int)ip[p][k]);
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; ++r) {
+        const __m256i wv = _mm256_loadu_si256((const __m256i*)(wt + k * BNN_TILE + 8 * r));
+#pragma GCC unroll 2
+        for (int p = 0; p < AVX2_P; ++p) {
+          const __m256i x = _mm256_xor_si256(b[p], wv);
+          const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(x, low));
+          const __m256i hi =
+              _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low));
+          a8[p][r] = _mm256_add_epi8(a8[p][r], _mm256_add_epi8(lo, hi));
+        }
+      }
+      if (++pending == 31) {
+        for (int p = 0; p < AVX2_P; ++p)
+          for (int r = 0; r < 4; ++r) {
+            a32[p][r] = _mm256_add_epi32(a32[p][r], widen_bytes(a8[p][r]));
+            a8[p][r] = _mm256_setzero_si256();
+          }
+        pending = 0;
+      }
+    }
+  }
+  for (int p = 0; p < AVX2_P; ++p) {
+    if (p0 + p >= np) break;
+    for (int r = 0; r < 4; ++r)
+      _mm256_storeu_si256((__m256i*)(acc + (p0 + p) * BNN_TILE + 8 * r),
+                          _mm256_add_epi32(a32[p][r], widen_bytes(a8[p][r])));
+  }
+}
+
+__attribute__((target("avx2"))) void bnn_tile_avx2(const uint32_t* const* in_ptrs, int np,
+                                                   int taps, int words, const uint32_t* w,
+                                                   int32_t* acc) {
+  for (int p0 = 0; p0 < np; p0 += AVX2_P) tile_avx2_pair(in_ptrs, p0, np, taps, words, w, acc);
+}
+#endif
