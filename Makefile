@@ -1,4 +1,4 @@
-# bnn-landmarks: make setup | test | demo | convert MODEL=face | train MODEL=face | lint
+# bnn-landmarks: make setup | test | demo | convert MODEL=face | train MODEL=face | lint | bench | test-aarch64
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +7,7 @@ MODEL ?= face
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup test lint demo convert convert-all train eval blazeface clean
+.PHONY: setup test lint demo convert convert-all train eval blazeface clean kernels bench test-aarch64
 
 setup: $(VENV)/.stamp
 
@@ -23,8 +23,21 @@ $(VENV)/.stamp: requirements.txt requirements-runtime.txt requirements-nodeps.tx
 lint: setup
 	$(VENV)/bin/ruff check .
 
-test: setup lint
+# the binary kernels (C, built with $$CC or cc; the runtime also builds them on first use)
+kernels: setup
+	$(PY) -m runtime.kernels build
+	$(PY) -m runtime.kernels check
+
+test: setup lint kernels
 	$(PY) -m pytest
+
+# the runtime + kernels on arm64 Debian under qemu-user-static (root; rootfs cached in build/aarch64)
+test-aarch64: setup
+	PYTHON=$(PY) bash tests/aarch64/run.sh
+
+# speed / size / memory / accuracy side by side; QUICK=1 for a few-minute run
+bench: setup kernels
+	$(PY) -m bench $(if $(QUICK),--quick,--update-doc) $(if $(THREADS),--threads $(THREADS)) $(if $(REPS),--reps $(REPS)) $(if $(DATA),--data $(DATA)) $(ARGS)
 
 demo: setup
 	$(PY) -m runtime.infer

@@ -2,7 +2,9 @@
 kernels (``runtime/kernels``) against LCE's interpreter, and the kernels' built-in self-test model.
 
 ``python -m convert.kernel_cases --selftest`` rewrites ``runtime/kernels/selftest/`` (the model and
-the outputs LCE's interpreter gives for its fixed input).
+the outputs LCE's interpreter gives for its fixed input); ``--golden DIR`` writes random cases and
+the shipped binary models with LCE's outputs as ``.npz`` files, for checking the kernels where
+LCE does not run (``make test-aarch64``, a Raspberry Pi: ``tests/aarch64/check_golden.py``).
 """
 
 from __future__ import annotations
@@ -176,12 +178,50 @@ def write_selftest(out: Path = SELFTEST_DIR) -> None:
     print(f"wrote {out}: {len(fb)} B model, outputs {[o.shape for o in outs]}")
 
 
+def write_golden(out: Path, seeds: range = range(16)) -> None:
+    """Random cases (float and int8 activations) and the shipped binary models, each with its
+    input and LCE's outputs (and Keras' where LCE is known to be wrong)."""
+    out.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for seed in seeds:
+        for int8 in (False, True):
+            c = random_case(seed, int8)
+            outs = lce_outputs(c.model, c.inputs)
+            extra = {}
+            if c.covers.get("lce_zero_padding_bug") and c.keras_output is not None:
+                extra = {"keras0": c.keras_output}
+            np.savez(out / f"{c.name}.npz", model=np.frombuffer(c.model, np.uint8), input=c.inputs,
+                     **{f"output{i}": o for i, o in enumerate(outs)}, **extra)
+            n += 1
+    from runtime.tflite_model import read_model
+
+    pretrained = Path(__file__).resolve().parents[1] / "runtime" / "pretrained"
+    for path in sorted(pretrained.glob("*.tflite")):
+        model = path.read_bytes()
+        info = read_model(model)
+        if not info.custom_ops:
+            continue
+        from convert.fixtures import parity_crops
+        from runtime.spec import ModelSpec, sidecar_path
+
+        # a real crop (bundled sample): heatmaps with clear peaks, so that landmarks can be compared
+        x = parity_crops(ModelSpec.load(sidecar_path(path)), None)[:1]
+        outs = lce_outputs(model, x)
+        np.savez(out / f"shipped-{path.stem}.npz", model=np.frombuffer(model, np.uint8), input=x,
+                 **{f"output{i}": o for i, o in enumerate(outs)})
+        n += 1
+    print(f"wrote {n} golden cases to {out}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m convert.kernel_cases", description=__doc__.split("\n\n")[0])
     p.add_argument("--selftest", action="store_true", help="rewrite runtime/kernels/selftest/")
+    p.add_argument("--golden", type=Path, help="write golden cases (random + shipped models) here")
     a = p.parse_args(argv)
     if a.selftest:
         write_selftest()
+    if a.golden:
+        write_golden(a.golden)
     return 0
 
 

@@ -125,6 +125,9 @@ def load(path: str | Path | None = None) -> ctypes.CDLL:
     lib.bnn_isa.restype = ctypes.c_int
     lib.bnn_isa_name.argtypes = [ctypes.c_int]
     lib.bnn_isa_name.restype = ctypes.c_char_p
+    lib.bnn_profile_text.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    lib.bnn_profile_text.restype = ctypes.c_int
+    lib.bnn_profile_enable.argtypes = [ctypes.c_int]
     lib.bnn_registration.argtypes = [ctypes.c_char_p]
     lib.bnn_registration.restype = ctypes.c_void_p
     if path is None:
@@ -137,6 +140,57 @@ def isa() -> str:
     (``BNN_ISA=ref|avx2|avx512|neon`` overrides, for tests and benchmarks)."""
     lib = load()
     return lib.bnn_isa_name(lib.bnn_isa()).decode()
+
+
+def profile_enable(on: bool = True) -> None:
+    """Time every binary convolution prepared from now on (also: ``BNN_PROFILE=1``)."""
+    load().bnn_profile_enable(int(on))
+    load().bnn_profile_reset()
+
+
+def profile() -> list[dict]:
+    """Per-convolution timings since :func:`profile_enable`: shape, calls, seconds and binary
+    multiply-accumulates per call (``out_h * out_w * out_c * k_h * k_w * channels_in / groups``)."""
+    lib = load()
+    n = lib.bnn_profile_text(None, 0)
+    buf = ctypes.create_string_buffer(n + 1)
+    lib.bnn_profile_text(buf, n + 1)
+    keys = ("in_h", "in_w", "channels_in", "out_h", "out_w", "out_c", "k_h", "k_w", "stride", "groups",
+            "out_kind", "calls", "ns")
+    rows = []
+    for line in buf.value.decode().splitlines():
+        r = dict(zip(keys, (int(v) for v in line.split())))
+        r["out_kind"] = ("float", "int8", "bits")[r["out_kind"]]
+        r["bmacs"] = r["out_h"] * r["out_w"] * r["out_c"] * r["k_h"] * r["k_w"] * r["channels_in"] // r["groups"]
+        r["seconds"] = r.pop("ns") / 1e9
+        rows.append(r)
+    return rows
+
+
+def peak(kind: str = "binary", seconds: float = 0.3) -> float:
+    """Measured single-thread peak of this CPU: binary MACs/s of the best kernel's
+    xor+popcount+add instructions (``kind="binary"``) or float MACs/s of its widest FMA
+    (``kind="float"``), on registers only, the best of 3 runs of about ``seconds``."""
+    import time
+
+    lib = load()
+    fn = lib.bnn_peak_bmacs if kind == "binary" else lib.bnn_peak_fmacs
+    fn.argtypes = [ctypes.c_long]
+    fn.restype = ctypes.c_double
+    iters = 1000
+    while True:
+        t = time.perf_counter()
+        ops = fn(iters)
+        dt = time.perf_counter() - t
+        if dt > seconds / 4 or ops == 0:
+            break
+        iters *= 4
+    best = 0.0
+    for _ in range(3):
+        t = time.perf_counter()
+        ops = fn(iters)
+        best = max(best, ops / (time.perf_counter() - t))
+    return best
 
 
 def _add_custom_address() -> int:

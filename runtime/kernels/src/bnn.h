@@ -30,25 +30,36 @@ enum { BNN_ISA_REF = 0, BNN_ISA_AVX2 = 1, BNN_ISA_AVX512 = 2, BNN_ISA_NEON = 3 }
 #define BNN_MAXP 8
 #define BNN_TILE 32
 
-/* Inner kernel: popcount(in XOR w) accumulated over `steps` = taps * words words for `np` output
- * pixels (np <= BNN_MAXP) and BNN_TILE output channels.
- *   in_ptrs: [np][taps] pointers, each to `words` consecutive uint32 input words;
- *   w:       [taps][words][BNN_TILE] uint32 (repacked weights of one tile);
- *   acc:     [np][BNN_TILE] int32, overwritten. */
-typedef void (*bnn_tile_fn)(const uint32_t* const* in_ptrs, int np, int taps, int words,
-                            const uint32_t* w, int32_t* acc);
+/* Inner kernel: popcount(in XOR w) accumulated over taps x words for `np` output pixels
+ * (np <= BNN_MAXP) of one row and BNN_TILE output channels.
+ *   pixel p, tap t reads `words` consecutive uint32 at base + p * pix_step + tap_off[t];
+ *   w:   [taps][words][BNN_TILE] uint32 (repacked weights of one tile);
+ *   acc: [np][BNN_TILE] int32, overwritten. */
+typedef void (*bnn_tile_fn)(const uint32_t* base, ptrdiff_t pix_step, const int32_t* tap_off, int np,
+                            int taps, int words, const uint32_t* w, int32_t* acc);
 
-void bnn_tile_ref(const uint32_t* const* in_ptrs, int np, int taps, int words, const uint32_t* w,
-                  int32_t* acc);
+#define BNN_TILE_ARGS                                                                    \
+  const uint32_t *base, ptrdiff_t pix_step, const int32_t *tap_off, int np, int taps, int words, \
+      const uint32_t *w, int32_t *acc
+
+void bnn_tile_ref(BNN_TILE_ARGS);
 #if defined(__x86_64__)
-void bnn_tile_avx2(const uint32_t* const* in_ptrs, int np, int taps, int words, const uint32_t* w,
-                   int32_t* acc);
-void bnn_tile_avx512(const uint32_t* const* in_ptrs, int np, int taps, int words,
-                     const uint32_t* w, int32_t* acc);
+void bnn_tile_avx2(BNN_TILE_ARGS);
+void bnn_tile_avx512(BNN_TILE_ARGS);
 #endif
 #if defined(__aarch64__)
-void bnn_tile_neon(const uint32_t* const* in_ptrs, int np, int taps, int words, const uint32_t* w,
-                   int32_t* acc);
+void bnn_tile_neon(BNN_TILE_ARGS);
+#endif
+
+/* Pack `n32` full words (32 floats each, bit = x < 0) of one pixel row. */
+typedef void (*bnn_pack_fn)(const float* in, int n32, uint32_t* out);
+void bnn_pack32_ref(const float* in, int n32, uint32_t* out);
+#if defined(__x86_64__)
+void bnn_pack32_avx2(const float* in, int n32, uint32_t* out);
+void bnn_pack32_avx512(const float* in, int n32, uint32_t* out);
+#endif
+#if defined(__aarch64__)
+void bnn_pack32_neon(const float* in, int n32, uint32_t* out);
 #endif
 
 typedef struct {

@@ -24,13 +24,12 @@ void bnn_free(void* p) { free(p); }
 static inline int popc32(uint32_t x) { return __builtin_popcount(x); }
 
 /* ------------------------------------------------------------------ reference inner kernel */
-void bnn_tile_ref(const uint32_t* const* in_ptrs, int np, int taps, int words, const uint32_t* w,
-                  int32_t* acc) {
+void bnn_tile_ref(BNN_TILE_ARGS) {
   for (int p = 0; p < np; ++p) {
     int32_t* a = acc + p * BNN_TILE;
     for (int c = 0; c < BNN_TILE; ++c) a[c] = 0;
     for (int t = 0; t < taps; ++t) {
-      const uint32_t* in = in_ptrs[p * taps + t];
+      const uint32_t* in = base + p * pix_step + tap_off[t];
       const uint32_t* wt = w + (size_t)t * words * BNN_TILE;
       for (int k = 0; k < words; ++k) {
         const uint32_t x = in[k];
@@ -38,6 +37,67 @@ void bnn_tile_ref(const uint32_t* const* in_ptrs, int np, int taps, int words, c
       }
     }
   }
+}
+
+void bnn_pack32_ref(const float* in, int n32, uint32_t* out) {
+  for (int w = 0; w < n32; ++w) {
+    uint32_t v = 0;
+    for (int k = 0; k < 32; ++k) v |= (uint32_t)(in[32 * w + k] < 0.0f) << k;
+    out[w] = v;
+  }
+}
+
+static bnn_pack_fn pack_for(int isa) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case BNN_ISA_AVX2: return bnn_pack32_avx2;
+    case BNN_ISA_AVX512: return bnn_pack32_avx512;
+#endif
+#if defined(__aarch64__)
+    case BNN_ISA_NEON: return bnn_pack32_neon;
+#endif
+    default: return bnn_pack32_ref;
+  }
+}
+
+/* ------------------------------------------------------------------ peak microbenchmarks */
+#if defined(__x86_64__)
+double bnn_peak_bmacs_avx512(long iters);
+double bnn_peak_bmacs_avx2(long iters);
+double bnn_peak_fmacs_avx512(long iters);
+double bnn_peak_fmacs_avx2(long iters);
+#endif
+#if defined(__aarch64__)
+double bnn_peak_bmacs_neon(long iters);
+double bnn_peak_fmacs_neon(long iters);
+#endif
+
+/* Binary MACs done by `iters` iterations of the best ISA's xor+popcount+add loop (time it). */
+BNN_API double bnn_peak_bmacs(long iters) {
+  switch (bnn_best_isa()) {
+#if defined(__x86_64__)
+    case BNN_ISA_AVX512: return bnn_peak_bmacs_avx512(iters);
+    case BNN_ISA_AVX2: return bnn_peak_bmacs_avx2(iters);
+#endif
+#if defined(__aarch64__)
+    case BNN_ISA_NEON: return bnn_peak_bmacs_neon(iters);
+#endif
+    default: return 0;
+  }
+}
+
+/* Float MACs done by `iters` iterations of the widest FMA loop this CPU has (time it). */
+BNN_API double bnn_peak_fmacs(long iters) {
+#if defined(__x86_64__) && !defined(BNN_FREESTANDING)
+  if (__builtin_cpu_supports("avx512f")) return bnn_peak_fmacs_avx512(iters);
+  if (__builtin_cpu_supports("fma")) return bnn_peak_fmacs_avx2(iters);
+  return 0;
+#elif defined(__aarch64__)
+  return bnn_peak_fmacs_neon(iters);
+#else
+  (void)iters;
+  return 0;
+#endif
 }
 
 /* ------------------------------------------------------------------ ISA selection */
@@ -200,25 +260,28 @@ struct bnn_bconv {
   int isa;
   bnn_tile_fn tile;
   int taps, wpg, cpg, tiles_per_group, K;
+  int hp, wp, pad_bottom, pad_right; /* padded input: hp x wp pixels, one-padding (bits 0) */
   uint32_t* w;        /* [groups][tiles][taps][wpg][BNN_TILE] */
+  int32_t* tap_off;   /* [taps] word offset of each tap in the padded input */
   int32_t* tap_sum;   /* [out_c][taps]: sum of the filter's +-1 at each tap (zero padding) */
-  float* mul;         /* [out_c] (int8 output: divided by the output scale) */
-  float* bias;        /* [out_c] (int8 output: bias / scale + zero point) */
+  float* mul;         /* [out_c] -mul (int8 output: divided by the output scale) */
+  float* bias;        /* [out_c] bias + K * mul (int8 output: scaled, plus the zero point) */
   float* corr_mul;    /* [out_c] -mul: zero-padding correction factor */
   int32_t x_min, x_max; /* clamp bounds on 2 * popcount */
   int32_t* thr;       /* [out_c] */
-  uint32_t* zeros;    /* in_words zero words: the +1 padding */
+  uint32_t* padded;   /* [batch][hp][wp][in_words], NULL when no padding is needed */
 };
 
 void bnn_bconv_destroy(bnn_bconv* op) {
   if (!op) return;
   bnn_free(op->w);
+  bnn_free(op->tap_off);
   bnn_free(op->tap_sum);
   bnn_free(op->mul);
   bnn_free(op->bias);
   bnn_free(op->corr_mul);
   bnn_free(op->thr);
-  bnn_free(op->zeros);
+  bnn_free(op->padded);
   bnn_free(op);
 }
 
@@ -233,8 +296,8 @@ bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
     *err = "non-positive shape or option";
     return 0;
   }
-  if (s->k_h * s->k_w > BNN_MAXP * 64) {
-    *err = "kernels with more than 512 taps are not supported";
+  if ((int64_t)s->k_h * s->k_w > (1 << 20)) {
+    *err = "kernels with more than 2^20 taps are not supported";
     return 0;
   }
   if (s->out_kind == BNN_OUT_BITS && s->out_c > 2048) {
@@ -272,14 +335,39 @@ bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
   op->bias = (float*)bnn_alloc((size_t)s->out_c * 4);
   op->thr = (int32_t*)bnn_alloc((size_t)s->out_c * 4);
   op->corr_mul = (float*)bnn_alloc((size_t)s->out_c * 4);
-  op->zeros = (uint32_t*)bnn_alloc((size_t)s->in_words * 4);
-  if (!op->w || !op->tap_sum || !op->mul || !op->bias || !op->thr || !op->zeros || !op->corr_mul) {
+  op->tap_off = (int32_t*)bnn_alloc((size_t)op->taps * 4);
+  /* pad so that every tap of every output pixel lies inside the padded input */
+  const int keh = (s->k_h - 1) * s->dil_h + 1, kew = (s->k_w - 1) * s->dil_w + 1;
+  op->pad_bottom = (s->out_h - 1) * s->stride_h + keh - s->in_h - s->pad_top;
+  op->pad_right = (s->out_w - 1) * s->stride_w + kew - s->in_w - s->pad_left;
+  if (op->pad_bottom < 0) op->pad_bottom = 0;
+  if (op->pad_right < 0) op->pad_right = 0;
+  if (s->pad_top < 0 || s->pad_left < 0 || s->pad_top >= keh || s->pad_left >= kew) {
+    bnn_bconv_destroy(op);
+    *err = "invalid padding";
+    return 0;
+  }
+  op->hp = s->in_h + s->pad_top + op->pad_bottom;
+  op->wp = s->in_w + s->pad_left + op->pad_right;
+  const size_t padded_words = (size_t)s->batch * op->hp * op->wp * s->in_words;
+  const int need_pad = s->pad_top || s->pad_left || op->pad_bottom || op->pad_right;
+  if (padded_words > ((size_t)1 << 31)) {
+    bnn_bconv_destroy(op);
+    *err = "input too large";
+    return 0;
+  }
+  if (need_pad) op->padded = (uint32_t*)bnn_alloc(padded_words * 4);
+  if (!op->w || !op->tap_sum || !op->mul || !op->bias || !op->thr || !op->corr_mul || !op->tap_off ||
+      (need_pad && !op->padded)) {
     bnn_bconv_destroy(op);
     *err = "out of memory";
     return 0;
   }
   memset(op->w, 0, wsize * 4);
-  memset(op->zeros, 0, (size_t)s->in_words * 4);
+  if (op->padded) memset(op->padded, 0, padded_words * 4);
+  for (int ky = 0, t = 0; ky < s->k_h; ++ky)
+    for (int kx = 0; kx < s->k_w; ++kx, ++t)
+      op->tap_off[t] = ((ky * s->dil_h) * op->wp + kx * s->dil_w) * s->in_words;
   /* the filter's unused high bits must be 0 so that they never count */
   const uint32_t last_mask =
       (cin_g % 32) ? ((1u << (cin_g % 32)) - 1u) : 0xffffffffu;
@@ -314,7 +402,7 @@ bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
 
 typedef struct {
   const bnn_bconv* op;
-  const int32_t* in;
+  const uint32_t* in; /* padded (or unpadded when no padding is needed) */
   void* out;
 } bconv_job;
 
@@ -323,86 +411,84 @@ static inline int32_t round_half_away(float y) {
   return (int32_t)(y >= 0.0f ? y + 0.5f : y - 0.5f);
 }
 
+/* Zero-padding correction of one output pixel: sum of the filter over the taps that fall
+ * outside the original input. */
+static int32_t padded_tap_sum(const bnn_bconv* op, int oy, int ox, int c) {
+  const bnn_bconv_shape* s = &op->s;
+  const int32_t* ts = op->tap_sum + (size_t)c * op->taps;
+  int32_t corr = 0;
+  for (int ky = 0, t = 0; ky < s->k_h; ++ky) {
+    const int iy = oy * s->stride_h - s->pad_top + ky * s->dil_h;
+    for (int kx = 0; kx < s->k_w; ++kx, ++t) {
+      const int ix = ox * s->stride_w - s->pad_left + kx * s->dil_w;
+      if (iy < 0 || iy >= s->in_h || ix < 0 || ix >= s->in_w) corr += ts[t];
+    }
+  }
+  return corr;
+}
+
 static void bconv_row(void* vctx, int row) {
   const bconv_job* job = (const bconv_job*)vctx;
   const bnn_bconv* op = job->op;
   const bnn_bconv_shape* s = &op->s;
   const int b = row / s->out_h, oy = row % s->out_h;
   const int taps = op->taps;
-  const uint32_t* in = (const uint32_t*)job->in + (size_t)b * s->in_h * s->in_w * s->in_words;
-  const uint32_t* ptrs[BNN_MAXP * 64];
-  unsigned char padded[BNN_MAXP * 64];
+  const uint32_t* in = job->in + (size_t)b * op->hp * op->wp * s->in_words;
   int32_t acc[BNN_MAXP * BNN_TILE];
   uint32_t bits[BNN_MAXP * 64];
   const int out_words = (s->out_c + 31) / 32;
   const size_t out_pix0 = (size_t)row * s->out_w;
-  const int maxp = taps <= 64 ? BNN_MAXP : 1;
+  const ptrdiff_t pix_step = (ptrdiff_t)s->stride_w * s->in_words;
+  const int row_border = oy * s->stride_h < s->pad_top ||
+                         oy * s->stride_h - s->pad_top + (s->k_h - 1) * s->dil_h >= s->in_h;
 
-  for (int ox0 = 0; ox0 < s->out_w; ox0 += maxp) {
-    const int np = s->out_w - ox0 < maxp ? s->out_w - ox0 : maxp;
-    int any_pad = 0;
+  for (int ox0 = 0; ox0 < s->out_w; ox0 += BNN_MAXP) {
+    const int np = s->out_w - ox0 < BNN_MAXP ? s->out_w - ox0 : BNN_MAXP;
     if (s->out_kind == BNN_OUT_BITS) memset(bits, 0, sizeof(uint32_t) * np * out_words);
+    const uint32_t* base = in + ((size_t)(oy * s->stride_h) * op->wp + (size_t)ox0 * s->stride_w) * s->in_words;
     for (int g = 0; g < s->groups; ++g) {
-      /* gather the input word pointers of every (pixel, tap) */
-      for (int p = 0; p < np; ++p) {
-        const int ox = ox0 + p;
-        for (int ky = 0, t = 0; ky < s->k_h; ++ky) {
-          const int iy = oy * s->stride_h - s->pad_top + ky * s->dil_h;
-          for (int kx = 0; kx < s->k_w; ++kx, ++t) {
-            const int ix = ox * s->stride_w - s->pad_left + kx * s->dil_w;
-            const int inside = iy >= 0 && iy < s->in_h && ix >= 0 && ix < s->in_w;
-            ptrs[p * taps + t] = inside ? in + ((size_t)iy * s->in_w + ix) * s->in_words + g * op->wpg
-                                        : op->zeros;
-            padded[p * taps + t] = !inside;
-            any_pad |= !inside;
-          }
-        }
-      }
       for (int tile = 0; tile < op->tiles_per_group; ++tile) {
         const uint32_t* wt =
             op->w + ((size_t)(g * op->tiles_per_group + tile) * taps * op->wpg) * BNN_TILE;
-        if (taps <= 64) {
-          op->tile(ptrs, np, taps, op->wpg, wt, acc);
-        } else { /* very large kernels: one pixel at a time through the reference path */
-          bnn_tile_ref(ptrs, 1, taps, op->wpg, wt, acc);
-        }
+        op->tile(base + g * op->wpg, pix_step, op->tap_off, np, taps, op->wpg, wt, acc);
         const int c0 = g * op->cpg + tile * BNN_TILE;
         const int nc = op->cpg - tile * BNN_TILE < BNN_TILE ? op->cpg - tile * BNN_TILE : BNN_TILE;
+        const float* restrict mul = op->mul + c0;
+        const float* restrict bias = op->bias + c0;
+        const int32_t x_min = op->x_min, x_max = op->x_max;
         for (int p = 0; p < np; ++p) {
-          const int32_t* a = acc + p * BNN_TILE;
+          const int32_t* restrict a = acc + p * BNN_TILE;
           const size_t opix = out_pix0 + ox0 + p;
-          const int fix = s->zero_padding && any_pad;
-          for (int j = 0; j < nc; ++j) {
-            const int c = c0 + j;
-            if (s->out_kind == BNN_OUT_BITS) {
-              if (a[j] > op->thr[c]) bits[p * out_words + (c >> 5)] |= 1u << (c & 31);
-              continue;
-            }
+          const int ox = ox0 + p;
+          const int fix = s->zero_padding &&
+                          (row_border || ox * s->stride_w < s->pad_left ||
+                           ox * s->stride_w - s->pad_left + (s->k_w - 1) * s->dil_w >= s->in_w);
+          if (s->out_kind == BNN_OUT_BITS) {
+            const int32_t* thr = op->thr + c0;
+            for (int j = 0; j < nc; ++j)
+              if (a[j] > thr[j]) bits[p * out_words + ((c0 + j) >> 5)] |= 1u << ((c0 + j) & 31);
+          } else if (s->out_kind == BNN_OUT_FLOAT) {
             /* LCE's arithmetic, so that results match its interpreter bit for bit:
              * y = float(clamp(2 * popcount)) * (-mul) + (bias + K * mul), the clamp of the dot
              * product (K - 2 * popcount) moved onto 2 * popcount; zero padding then adds
              * (-mul) * (sum of the filter over the padded taps). */
-            int32_t x2 = 2 * a[j];
-            if (fix && s->out_kind == BNN_OUT_INT8) { /* exact, in the integer domain */
-              const int32_t* ts = op->tap_sum + (size_t)c * taps;
-              for (int t = 0; t < taps; ++t)
-                if (padded[p * taps + t]) x2 += ts[t];
+            float* restrict o = (float*)job->out + opix * s->out_c + c0;
+            for (int j = 0; j < nc; ++j) {
+              int32_t x2 = 2 * a[j];
+              x2 = x2 < x_min ? x_min : x2 > x_max ? x_max : x2;
+              o[j] = (float)x2 * mul[j] + bias[j];
             }
-            x2 = x2 < op->x_min ? op->x_min : x2 > op->x_max ? op->x_max : x2;
-            float y = (float)x2 * op->mul[c] + op->bias[c];
-            if (fix && s->out_kind == BNN_OUT_FLOAT) {
-              const int32_t* ts = op->tap_sum + (size_t)c * taps;
-              int32_t corr = 0;
-              for (int t = 0; t < taps; ++t)
-                if (padded[p * taps + t]) corr += ts[t];
-              y += op->corr_mul[c] * (float)corr;
-            }
-            if (s->out_kind == BNN_OUT_FLOAT) {
-              ((float*)job->out)[opix * s->out_c + c] = y;
-            } else {
-              int32_t q = round_half_away(y);
-              q = q < -128 ? -128 : q > 127 ? 127 : q;
-              ((int8_t*)job->out)[opix * s->out_c + c] = (int8_t)q;
+            if (fix)
+              for (int j = 0; j < nc; ++j)
+                o[j] += op->corr_mul[c0 + j] * (float)padded_tap_sum(op, oy, ox, c0 + j);
+          } else {
+            int8_t* restrict o = (int8_t*)job->out + opix * s->out_c + c0;
+            for (int j = 0; j < nc; ++j) {
+              int32_t x2 = 2 * a[j];
+              if (fix) x2 += padded_tap_sum(op, oy, ox, c0 + j); /* exact, in the integer domain */
+              x2 = x2 < x_min ? x_min : x2 > x_max ? x_max : x2;
+              int32_t q = round_half_away((float)x2 * mul[j] + bias[j]);
+              o[j] = (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
             }
           }
         }
@@ -417,8 +503,18 @@ static void bconv_row(void* vctx, int row) {
 }
 
 void bnn_bconv_run(const bnn_bconv* op, const int32_t* input, void* output, int threads) {
-  bconv_job job = {op, input, output};
-  bnn_parallel_for(op->s.batch * op->s.out_h, threads, bconv_row, &job);
+  const bnn_bconv_shape* s = &op->s;
+  const uint32_t* in = (const uint32_t*)input;
+  if (op->padded) { /* copy the input into the middle of the padded buffer; borders stay 0 */
+    const size_t row_words = (size_t)s->in_w * s->in_words;
+    for (int b = 0; b < s->batch; ++b)
+      for (int y = 0; y < s->in_h; ++y)
+        memcpy(op->padded + (((size_t)b * op->hp + y + s->pad_top) * op->wp + s->pad_left) * s->in_words,
+               in + ((size_t)b * s->in_h + y) * row_words, row_words * 4);
+    in = op->padded;
+  }
+  bconv_job job = {op, in, output};
+  bnn_parallel_for(s->batch * s->out_h, threads, bconv_row, &job);
 }
 
 /* ------------------------------------------------------------------ quantize / dequantize */
@@ -426,20 +522,23 @@ typedef struct {
   const void* in;
   int channels, words, zero_point, rows_per_task, pixels;
   int32_t* out;
+  bnn_pack_fn pack32;
 } pack_job;
 
 static void pack_float_task(void* vctx, int i) {
   const pack_job* j = (const pack_job*)vctx;
   const int p0 = i * j->rows_per_task;
   const int p1 = p0 + j->rows_per_task < j->pixels ? p0 + j->rows_per_task : j->pixels;
+  const int full = j->channels / 32;
   for (int p = p0; p < p1; ++p) {
     const float* x = (const float*)j->in + (size_t)p * j->channels;
     int32_t* o = j->out + (size_t)p * j->words;
-    for (int w = 0; w < j->words; ++w) {
+    j->pack32(x, full, (uint32_t*)o);
+    if (full < j->words) { /* last, partial word */
       uint32_t v = 0;
-      const int c0 = w * 32, n = j->channels - c0 < 32 ? j->channels - c0 : 32;
+      const int c0 = full * 32, n = j->channels - c0;
       for (int k = 0; k < n; ++k) v |= (uint32_t)(x[c0 + k] < 0.0f) << k;
-      o[w] = (int32_t)v;
+      o[full] = (int32_t)v;
     }
   }
 }
@@ -462,7 +561,7 @@ static void pack_int8_task(void* vctx, int i) {
 
 static void run_pack(const void* in, int pixels, int channels, int zp, int32_t* out, int threads,
                      bnn_task_fn fn) {
-  pack_job j = {in, channels, (channels + 31) / 32, zp, 256, pixels, out};
+  pack_job j = {in, channels, (channels + 31) / 32, zp, 256, pixels, out, pack_for(bnn_selected_isa())};
   bnn_parallel_for((pixels + 255) / 256, threads, fn, &j);
 }
 

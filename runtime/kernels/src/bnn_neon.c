@@ -7,8 +7,7 @@
 
 #define NEON_P 2
 
-static void tile_neon_pair(const uint32_t* const* in_ptrs, int p0, int np, int taps, int words,
-                           const uint32_t* w, int32_t* acc) {
+static void tile_neon_pair(int p0, BNN_TILE_ARGS) {
   uint16x8_t a16[NEON_P][8];
   uint32x4_t a32[NEON_P][8];
   for (int p = 0; p < NEON_P; ++p)
@@ -19,7 +18,7 @@ static void tile_neon_pair(const uint32_t* const* in_ptrs, int p0, int np, int t
   int pending = 0;
   for (int t = 0; t < taps; ++t) {
     const uint32_t* ip[NEON_P];
-    for (int p = 0; p < NEON_P; ++p) ip[p] = in_ptrs[(p0 + p < np ? p0 + p : 0) * taps + t];
+    for (int p = 0; p < NEON_P; ++p) ip[p] = base + (p0 + p < np ? p0 + p : 0) * pix_step + tap_off[t];
     const uint32_t* wt = w + (size_t)t * words * BNN_TILE;
     for (int k = 0; k < words; ++k) {
       uint32x4_t b[NEON_P];
@@ -49,8 +48,56 @@ static void tile_neon_pair(const uint32_t* const* in_ptrs, int p0, int np, int t
   }
 }
 
-void bnn_tile_neon(const uint32_t* const* in_ptrs, int np, int taps, int words, const uint32_t* w,
-                   int32_t* acc) {
-  for (int p0 = 0; p0 < np; p0 += NEON_P) tile_neon_pair(in_ptrs, p0, np, taps, words, w, acc);
+void bnn_tile_neon(BNN_TILE_ARGS) {
+  for (int p0 = 0; p0 < np; p0 += NEON_P)
+    tile_neon_pair(p0, base, pix_step, tap_off, np, taps, words, w, acc);
+}
+
+double bnn_peak_bmacs_neon(long iters) {
+  uint16x8_t a[16];
+  uint8x16_t x = vdupq_n_u8(0x5a), v[16];
+  for (int i = 0; i < 16; ++i) {
+    a[i] = vdupq_n_u16(0);
+    v[i] = vdupq_n_u8((uint8_t)i);
+  }
+  for (long n = 0; n < iters; ++n) {
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) a[i] = vpadalq_u8(a[i], vcntq_u8(veorq_u8(v[i], x)));
+    __asm__ volatile("" : "+w"(x));
+  }
+  uint32_t s = 0;
+  for (int i = 0; i < 16; ++i) s += vaddlvq_u16(a[i]);
+  volatile uint32_t sink = s;
+  (void)sink;
+  return (double)iters * 16 * 128;
+}
+
+double bnn_peak_fmacs_neon(long iters) {
+  float32x4_t a[16], x = vdupq_n_f32(0.999f), y = vdupq_n_f32(1e-7f);
+  for (int i = 0; i < 16; ++i) a[i] = vdupq_n_f32((float)i);
+  for (long n = 0; n < iters; ++n) {
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) a[i] = vfmaq_f32(y, a[i], x);
+    __asm__ volatile("" : "+w"(x), "+w"(y));
+  }
+  float s = 0;
+  for (int i = 0; i < 16; ++i) s += vaddvq_f32(a[i]);
+  volatile float sink = s;
+  (void)sink;
+  return (double)iters * 16 * 4;
+}
+
+void bnn_pack32_neon(const float* in, int n32, uint32_t* out) {
+  const uint32_t weights_[4] = {1, 2, 4, 8};
+  const uint32x4_t weights = vld1q_u32(weights_);
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  for (int w = 0; w < n32; ++w) {
+    uint32_t v = 0;
+    for (int q = 0; q < 8; ++q) {
+      const uint32x4_t m = vcltq_f32(vld1q_f32(in + 32 * w + 4 * q), zero);
+      v |= vaddvq_u32(vandq_u32(m, weights)) << (4 * q);
+    }
+    out[w] = v;
+  }
 }
 #endif

@@ -12,6 +12,40 @@ void* memset(void*, int, size_t);
 #endif
 
 #define BNN_VERSION "1.0.0"
+
+#ifndef BNN_FREESTANDING
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+#else
+static int64_t now_ns(void) { return 0; }
+#endif
+
+/* Per-bconv profile (BNN_PROFILE=1 or bnn_profile_enable): time and calls of each instance. */
+#define BNN_PROF_MAX 1024
+typedef struct {
+  bnn_bconv_shape shape;
+  int64_t ns, calls;
+} prof_entry;
+static prof_entry prof[BNN_PROF_MAX];
+static int prof_n = 0, prof_on = -1;
+
+static int profiling(void) {
+#ifndef BNN_FREESTANDING
+  if (prof_on < 0) {
+    const char* e = getenv("BNN_PROFILE");
+    prof_on = e && *e && *e != '0';
+  }
+  return prof_on;
+#else
+  return 0;
+#endif
+}
 #define INT_MAX_ 2147483647
 #define INT_MIN_ (-2147483647 - 1)
 
@@ -296,6 +330,7 @@ static TfLiteStatus pool_invoke(TfLiteContext* ctx, TfLiteNode* node) {
 typedef struct {
   op_options o;
   bnn_bconv_shape shape;
+  int prof_slot;
   bnn_bconv* op;
   int in_kind;          /* 0 packed int32, 1 float32, 2 int8 */
   int32_t* packed_in;   /* scratch for float / int8 input */
@@ -309,6 +344,7 @@ static void* bconv_init(TfLiteContext* ctx, const char* buffer, size_t length) {
   bconv_data* d = (bconv_data*)bnn_alloc(sizeof(bconv_data));
   if (!d) return 0;
   memset(d, 0, sizeof(*d));
+  d->prof_slot = -1;
   parse_options(buffer, length, 0, &d->o);
   return d;
 }
@@ -455,6 +491,11 @@ static TfLiteStatus bconv_prepare(TfLiteContext* ctx, TfLiteNode* node) {
   d->op = bnn_bconv_create(s, fdata, d->mulbias, d->mulbias ? d->mulbias + s->out_c : 0,
                            thr ? thr->data.i32 : 0, out_scale, out_zp, bnn_selected_isa(), &err);
   ENSURE(d->op, err ? err : "could not set up the convolution");
+  if (profiling() && d->prof_slot < 0 && prof_n < BNN_PROF_MAX) d->prof_slot = prof_n++;
+  if (d->prof_slot >= 0) {
+    prof[d->prof_slot].shape = *s;
+    prof[d->prof_slot].ns = prof[d->prof_slot].calls = 0;
+  }
   return kTfLiteOk;
 }
 
@@ -481,7 +522,12 @@ static TfLiteStatus bconv_invoke(TfLiteContext* ctx, TfLiteNode* node) {
                   in->params.zero_point, d->packed_in, threads);
     packed = d->packed_in;
   }
+  const int64_t t0 = d->prof_slot >= 0 ? now_ns() : 0;
   bnn_bconv_run(d->op, packed, out->data.raw, threads);
+  if (d->prof_slot >= 0) {
+    prof[d->prof_slot].ns += now_ns() - t0;
+    prof[d->prof_slot].calls += 1;
+  }
   return kTfLiteOk;
 }
 
@@ -547,3 +593,30 @@ BNN_API int bnn_register(void* resolver, void* add_custom) {
 BNN_API const char* bnn_version(void) { return BNN_VERSION; }
 BNN_API int bnn_isa(void) { return bnn_selected_isa(); }
 BNN_API size_t bnn_registration_size(void) { return sizeof(TfLiteRegistration); }
+
+BNN_API void bnn_profile_enable(int on) { prof_on = on; }
+BNN_API void bnn_profile_reset(void) { prof_n = 0; }
+
+/* One line per profiled bconv instance:
+ * "in_h in_w channels_in out_h out_w out_c k_h k_w stride groups out_kind calls ns\n".
+ * Returns the number of bytes needed (like snprintf). */
+BNN_API int bnn_profile_text(char* buf, int cap) {
+#ifndef BNN_FREESTANDING
+  int used = 0;
+  for (int i = 0; i < prof_n; ++i) {
+    const bnn_bconv_shape* s = &prof[i].shape;
+    char line[256];
+    const int n = snprintf(line, sizeof(line), "%d %d %d %d %d %d %d %d %d %d %d %lld %lld\n", s->in_h,
+                           s->in_w, s->channels_in, s->out_h, s->out_w, s->out_c, s->k_h, s->k_w,
+                           s->stride_h, s->groups, s->out_kind, (long long)prof[i].calls,
+                           (long long)prof[i].ns);
+    if (buf && used + n < cap) memcpy(buf + used, line, (size_t)n + 1);
+    used += n;
+  }
+  return used;
+#else
+  (void)buf;
+  (void)cap;
+  return 0;
+#endif
+}

@@ -6,15 +6,14 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-__attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) void bnn_tile_avx512(
-    const uint32_t* const* in_ptrs, int np, int taps, int words, const uint32_t* w, int32_t* acc) {
+__attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) void bnn_tile_avx512(BNN_TILE_ARGS) {
   __m512i a[BNN_MAXP][2];
   const uint32_t* ip[BNN_MAXP];
 #pragma GCC unroll 8
   for (int p = 0; p < BNN_MAXP; ++p) a[p][0] = a[p][1] = _mm512_setzero_si512();
   for (int t = 0; t < taps; ++t) {
 #pragma GCC unroll 8
-    for (int p = 0; p < BNN_MAXP; ++p) ip[p] = in_ptrs[(p < np ? p : 0) * taps + t];
+    for (int p = 0; p < BNN_MAXP; ++p) ip[p] = base + (p < np ? p : 0) * pix_step + tap_off[t];
     const uint32_t* wt = w + (size_t)t * words * BNN_TILE;
     for (int k = 0; k < words; ++k) {
       const __m512i w0 = _mm512_loadu_si512((const void*)(wt + k * BNN_TILE));
@@ -42,9 +41,7 @@ __attribute__((target("avx2"))) static inline __m256i widen_bytes(__m256i bytes)
   return _mm256_madd_epi16(_mm256_maddubs_epi16(bytes, ones8), ones16);
 }
 
-__attribute__((target("avx2"))) static void tile_avx2_pair(const uint32_t* const* in_ptrs,
-                                                          int p0, int np, int taps, int words,
-                                                          const uint32_t* w, int32_t* acc) {
+__attribute__((target("avx2"))) static void tile_avx2_pair(int p0, BNN_TILE_ARGS) {
   const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
                                        1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
   const __m256i low = _mm256_set1_epi8(0x0f);
@@ -54,7 +51,7 @@ __attribute__((target("avx2"))) static void tile_avx2_pair(const uint32_t* const
   int pending = 0;
   for (int t = 0; t < taps; ++t) {
     const uint32_t* ip[AVX2_P];
-    for (int p = 0; p < AVX2_P; ++p) ip[p] = in_ptrs[(p0 + p < np ? p0 + p : 0) * taps + t];
+    for (int p = 0; p < AVX2_P; ++p) ip[p] = base + (p0 + p < np ? p0 + p : 0) * pix_step + tap_off[t];
     const uint32_t* wt = w + (size_t)t * words * BNN_TILE;
     for (int k = 0; k < words; ++k) {
       __m256i b[AVX2_P];
@@ -89,9 +86,100 @@ __attribute__((target("avx2"))) static void tile_avx2_pair(const uint32_t* const
   }
 }
 
-__attribute__((target("avx2"))) void bnn_tile_avx2(const uint32_t* const* in_ptrs, int np,
-                                                   int taps, int words, const uint32_t* w,
-                                                   int32_t* acc) {
-  for (int p0 = 0; p0 < np; p0 += AVX2_P) tile_avx2_pair(in_ptrs, p0, np, taps, words, w, acc);
+__attribute__((target("avx2"))) void bnn_tile_avx2(BNN_TILE_ARGS) {
+  for (int p0 = 0; p0 < np; p0 += AVX2_P)
+    tile_avx2_pair(p0, base, pix_step, tap_off, np, taps, words, w, acc);
+}
+
+/* Peak microbenchmarks: the inner kernels' instructions on registers only, 16 independent
+ * accumulators. Return the number of binary MACs (bits through xor+popcount+add) or float MACs. */
+__attribute__((target("avx512f,avx512vpopcntdq"))) double bnn_peak_bmacs_avx512(long iters) {
+  __m512i a[16], x = _mm512_set1_epi32(0x5a5a5a5a), y = _mm512_set1_epi32(0x12345678);
+  for (int i = 0; i < 16; ++i) a[i] = _mm512_set1_epi32(i);
+  for (long n = 0; n < iters; ++n) {
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) a[i] = _mm512_add_epi32(a[i], _mm512_popcnt_epi32(_mm512_xor_si512(a[i], x)));
+    __asm__ volatile("" : "+v"(x), "+v"(y));
+  }
+  __m512i s = a[0];
+  for (int i = 1; i < 16; ++i) s = _mm512_add_epi32(s, a[i]);
+  volatile int sink = _mm512_reduce_add_epi32(s);
+  (void)sink;
+  return (double)iters * 16 * 512;
+}
+
+__attribute__((target("avx2"))) double bnn_peak_bmacs_avx2(long iters) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
+                                       1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  __m256i a[8], x = _mm256_set1_epi32(0x5a5a5a5a);
+  for (int i = 0; i < 8; ++i) a[i] = _mm256_set1_epi32(i);
+  for (long n = 0; n < iters; ++n) {
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      const __m256i v = _mm256_xor_si256(a[i], x);
+      a[i] = _mm256_add_epi8(a[i], _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
+                                                   _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low))));
+    }
+    __asm__ volatile("" : "+x"(x));
+  }
+  __m256i s = a[0];
+  for (int i = 1; i < 8; ++i) s = _mm256_add_epi32(s, a[i]);
+  volatile int sink = _mm256_extract_epi32(s, 0);
+  (void)sink;
+  return (double)iters * 8 * 256;
+}
+
+__attribute__((target("avx512f"))) double bnn_peak_fmacs_avx512(long iters) {
+  __m512 a[16], x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-7f);
+  for (int i = 0; i < 16; ++i) a[i] = _mm512_set1_ps((float)i);
+  for (long n = 0; n < iters; ++n) {
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) a[i] = _mm512_fmadd_ps(a[i], x, y);
+    __asm__ volatile("" : "+v"(x), "+v"(y));
+  }
+  __m512 s = a[0];
+  for (int i = 1; i < 16; ++i) s = _mm512_add_ps(s, a[i]);
+  volatile float sink = _mm512_reduce_add_ps(s);
+  (void)sink;
+  return (double)iters * 16 * 16;
+}
+
+__attribute__((target("avx2,fma"))) double bnn_peak_fmacs_avx2(long iters) {
+  __m256 a[12], x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-7f);
+  for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_ps((float)i);
+  for (long n = 0; n < iters; ++n) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) a[i] = _mm256_fmadd_ps(a[i], x, y);
+    __asm__ volatile("" : "+x"(x), "+x"(y));
+  }
+  __m256 s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, a[i]);
+  float out[8];
+  _mm256_storeu_ps(out, s);
+  volatile float sink = out[0];
+  (void)sink;
+  return (double)iters * 12 * 8;
+}
+
+__attribute__((target("avx512f,avx512dq"))) void bnn_pack32_avx512(const float* in, int n32,
+                                                                 uint32_t* out) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int w = 0; w < n32; ++w) {
+    const __mmask16 lo = _mm512_cmp_ps_mask(_mm512_loadu_ps(in + 32 * w), zero, _CMP_LT_OQ);
+    const __mmask16 hi = _mm512_cmp_ps_mask(_mm512_loadu_ps(in + 32 * w + 16), zero, _CMP_LT_OQ);
+    out[w] = (uint32_t)lo | ((uint32_t)hi << 16);
+  }
+}
+
+__attribute__((target("avx2"))) void bnn_pack32_avx2(const float* in, int n32, uint32_t* out) {
+  const __m256 zero = _mm256_setzero_ps();
+  for (int w = 0; w < n32; ++w) {
+    uint32_t v = 0;
+    for (int q = 0; q < 4; ++q)
+      v |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(in + 32 * w + 8 * q), zero, _CMP_LT_OQ))
+           << (8 * q);
+    out[w] = v;
+  }
 }
 #endif

@@ -1,0 +1,364 @@
+"""Orchestrates ``make bench``: runs every configuration through ``bench.worker`` in child
+processes, adds accuracy (``models.evaluate`` on labelled faces) and the CPU's measured peaks, and
+writes ``build/bench/bench.{json,md}`` and ``scatter.png`` (and ``BENCHMARKS.md`` with
+``--update-doc``)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = ROOT / "runtime" / "pretrained"
+PEERS = {
+    "dlib 68-point shape predictor": ("dlib", "pip install dlib-bin face-recognition-models"),
+    "MediaPipe face landmarker (468 points)": ("mediapipe", "pip install mediapipe==0.10.21"),
+}
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for d in ("numpy", "tflite-runtime", "larq-compute-engine", "onnxruntime", "opencv-python-headless"):
+        try:
+            out[d] = metadata.version(d)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def cpu_info() -> dict:
+    model, flags = platform.processor() or platform.machine(), []
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        for line in text.splitlines():
+            if line.startswith(("model name", "Model")) and ":" in line:
+                model = line.split(":", 1)[1].strip()
+            if line.startswith(("flags", "Features")) and ":" in line and not flags:
+                flags = line.split(":", 1)[1].split()
+    except OSError:
+        pass
+    keep = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vpopcntdq", "avx512vpopcntdq", "asimd", "neon", "popcnt")
+    return {"model": model, "machine": platform.machine(), "cores": os.cpu_count(),
+            "flags": sorted({f for f in flags if f in keep})}
+
+
+def float_macs(model: bytes) -> int:
+    """Multiply-accumulates of the float convolutions / fully connected layers of a .tflite."""
+    from runtime.tflite_model import read_model
+
+    info = read_model(model)
+    total = 0
+    for op in info.ops:
+        if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D") and len(op.inputs) > 1:
+            out = info.tensors[op.outputs[0]].shape
+            w = info.tensors[op.inputs[1]].shape
+            if len(out) == 4 and len(w) == 4:
+                per = w[1] * w[2] * (w[3] if op.name == "CONV_2D" else 1)
+                total += int(np.prod(out)) * per
+        elif op.name == "FULLY_CONNECTED" and len(op.inputs) > 1:
+            total += int(np.prod(info.tensors[op.outputs[0]].shape)) * info.tensors[op.inputs[1]].shape[-1]
+    return total
+
+
+def _worker(args: list[str], timeout: int = 900) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "bench.worker", *args], capture_output=True, text=True,
+                       cwd=ROOT, env=env, timeout=timeout)
+    if r.returncode != 0:
+        return {"error": (r.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def twin_models(out: Path, notes: list[str]) -> tuple[Path | None, Path | None]:
+    """The real-valued twin as .tflite and .onnx: shipped ones, else converted into ``out``
+    (needs the training stack), else None with a note."""
+    tfl = PRETRAINED / "face-real.tflite"
+    onnx = PRETRAINED / "face-real.onnx"
+    if tfl.is_file() and onnx.is_file():
+        return tfl, onnx
+    out.mkdir(parents=True, exist_ok=True)
+    if not tfl.is_file():
+        tfl = out / "face-real.tflite"
+    if not onnx.is_file():
+        onnx = out / "face-real.onnx"
+    if tfl.is_file() and onnx.is_file():
+        return tfl, onnx
+    weights = ROOT / "models" / "pretrained" / "face-real.h5"
+    if not weights.is_file():
+        notes.append("float twin: no trained face-real weights (models/pretrained/face-real.h5); rows skipped")
+        return None, None
+    r = subprocess.run([sys.executable, "-m", "convert", "--model", "face-real", "--weights", str(weights),
+                        "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT), "TF_USE_LEGACY_KERAS": "1"})
+    if r.returncode != 0:
+        notes.append(f"float twin: conversion failed ({(r.stderr.strip().splitlines() or ['?'])[-1]}); rows skipped")
+        return None, None
+    return (tfl if tfl.is_file() else None), (onnx if onnx.is_file() else None)
+
+
+def accuracy(model: Path, backend: str, data: str | None, limit: int, notes: list[str]) -> dict | None:
+    """NME (inter-ocular) and AUC@0.08 on labelled faces (``data`` or ../shared/data's validation
+    split) through the runtime backend, or None with a note."""
+    try:
+        from models.data import load_dataset, split
+        from models.evaluate import evaluate
+        from runtime.backends import load_backend
+        from runtime.spec import ModelSpec, sidecar_path
+
+        spec = ModelSpec.load(sidecar_path(model))
+        samples = load_dataset(spec.task, data)
+        if data is None:
+            samples = split(samples)[1]
+        if limit:
+            samples = samples[:limit]
+        res = evaluate(load_backend(model.read_bytes(), backend, 1), spec, samples, progress=False)
+    except Exception as e:  # noqa: BLE001 - accuracy is optional: say why it is missing
+        notes.append(f"accuracy of {model.name}: unavailable ({' '.join(str(e).split())[:160]})")
+        return None
+    return {"nme_io": res["nme_inter_ocular"], "auc_0.08": res["auc@0.08"], "samples": res["images"]}
+
+
+def run(args) -> dict:
+    from runtime import kernels
+    from runtime.backends import kernels_available
+
+    out = Path(args.out)
+    notes: list[str] = []
+    binary = Path(args.model)
+    ok, why = kernels_available()
+    if not ok:
+        notes.append(f"project kernels unavailable: {why}")
+    float_tfl, float_onnx = (None, None) if args.no_twin else twin_models(out, notes)
+    reps, warm = (args.reps or (10 if args.quick else 60)), (2 if args.quick else 8)
+    threads = [int(t) for t in args.threads.split(",")]
+    configs = []
+    for th in threads:
+        if ok:
+            configs.append(("binary", ["--model", str(binary), "--backend", "tflite", "--threads", str(th), "--profile"]))
+        if _importable("larq_compute_engine"):
+            for k in ("indirect", "default"):
+                configs.append(("binary", ["--model", str(binary), "--backend", "lce", "--lce-kernel", k,
+                                           "--threads", str(th)]))
+        else:
+            notes.append("LCE interpreter not installed (x86_64/macOS only): its rows are skipped")
+        if float_tfl:
+            configs.append(("float", ["--model", str(float_tfl), "--backend", "tflite", "--threads", str(th)]))
+        if float_onnx and _importable("onnxruntime"):
+            configs.append(("float", ["--model", str(float_onnx), "--backend", "onnxruntime", "--threads", str(th)]))
+    rows = []
+    for kind, cfg in configs:
+        extra = ["--reps", str(reps), "--warmup", str(warm)]
+        if args.e2e and cfg[3] in ("tflite",) and cfg[cfg.index("--threads") + 1] == str(threads[0]):
+            extra += ["--e2e", str(args.e2e)]
+        r = _worker(cfg + extra)
+        r["kind"] = kind
+        rows.append(r)
+        print(f"  {r.get('backend', cfg[3]):>14} {kind:6} threads={cfg[cfg.index('--threads') + 1]} "
+              + (f"median {r['median_ms']:.2f} ms" if "median_ms" in r else f"error: {r['error']}"), flush=True)
+    peaks = {"binary_macs_per_s": kernels.peak("binary") if ok else 0.0,
+             "float_macs_per_s": kernels.peak("float") if ok else 0.0}
+    bmacs = 0
+    prof = next((r.get("bconv") for r in rows if r.get("bconv")), None)
+    if prof:
+        bmacs = sum(p["bmacs"] for p in prof)
+    fmacs = {str(float_tfl): float_macs(float_tfl.read_bytes())} if float_tfl else {}
+    for r in rows:
+        if "median_ms" not in r:
+            continue
+        secs = r["median_ms"] / 1e3
+        if r["kind"] == "binary" and bmacs and peaks["binary_macs_per_s"]:
+            r["binary_macs"] = bmacs
+            r["whole_model_bmac_per_s"] = bmacs / secs
+            r["fraction_of_peak"] = bmacs / secs / (peaks["binary_macs_per_s"] * r["threads"])
+        if r["kind"] == "float" and float_tfl and peaks["float_macs_per_s"]:
+            m = fmacs[str(float_tfl)]
+            r["float_macs"] = m
+            r["fraction_of_peak"] = m / secs / (peaks["float_macs_per_s"] * r["threads"])
+    acc = {}
+    if not args.no_accuracy:
+        limit = args.limit or (20 if args.quick else 0)
+        if ok:
+            acc["binary"] = accuracy(binary, "tflite", args.data, limit, notes)
+        elif _importable("larq_compute_engine"):
+            acc["binary"] = accuracy(binary, "lce", args.data, limit, notes)
+        if float_tfl:
+            acc["float"] = accuracy(float_tfl, "tflite", args.data, limit, notes)
+    for name, (mod, hint) in PEERS.items():
+        if not _importable(mod):
+            notes.append(f"peer {name}: not installed ({hint}); skipped")
+        else:
+            notes.append(f"peer {name}: installed, but its runner is not implemented yet; skipped")
+    return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu_info(),
+            "versions": _versions(), "kernels_isa": why if ok else None, "quick": bool(args.quick),
+            "reps": reps, "threads": threads, "peaks": peaks, "rows": rows, "accuracy": acc, "notes": notes,
+            "command": "make bench" + (" QUICK=1" if args.quick else "")}
+
+
+def _row_name(r: dict) -> str:
+    b = r.get("backend", "?")
+    if b == "tflite" and r["kind"] == "binary":
+        return f"binary, project kernels ({r.get('kernels', '?')}) on tflite-runtime"
+    if b.startswith("lce"):
+        return f"binary, LCE interpreter ({b.split('-', 1)[1]} kernel)"
+    if b == "tflite":
+        return "float twin, tflite-runtime + XNNPACK"
+    if b == "onnxruntime":
+        return "float twin, onnxruntime"
+    return b
+
+
+def ratios(res: dict) -> list[str]:
+    """The README's claims: ratios measured side by side in this run."""
+    out = []
+    for th in res["threads"]:
+        rows = {_row_name(r): r["median_ms"] for r in res["rows"] if r.get("threads") == th and "median_ms" in r}
+        ours = next((v for k, v in rows.items() if k.startswith("binary, project")), None)
+        if ours is None:
+            continue
+        for k, v in rows.items():
+            if k.startswith("binary, project"):
+                continue
+            out.append(f"{th} thread(s): project kernels are {v / ours:.2f}x faster than {k}")
+    return out
+
+
+def markdown(res: dict) -> str:
+    c = res["cpu"]
+    lines = [f"# Benchmarks ({'quick' if res['quick'] else 'full'} run)", "",
+             f"`{res['command']}` on {c['model']} ({c['machine']}, {c['cores']} cores; flags: "
+             f"{', '.join(c['flags']) or 'n/a'}), {res['date']}; {res['reps']} timed runs per row after warm-up.",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()) + ".", "",
+             "| model / runtime | threads | median ms | p90 ms | vs project kernels | fraction of peak | peak RSS MB | size KiB | live fps |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for th in res["threads"]:
+        ours = next((r["median_ms"] for r in res["rows"] if r.get("threads") == th and r.get("kernels")
+                     and "median_ms" in r), None)
+        for r in res["rows"]:
+            if r.get("threads") != th:
+                continue
+            if "median_ms" not in r:
+                lines.append(f"| {_row_name(r)} | {th} | error: {r.get('error')} | | | | | | |")
+                continue
+            rel = f"{r['median_ms'] / ours:.2f}x" if ours else ""
+            frac = f"{100 * r['fraction_of_peak']:.1f} %" if "fraction_of_peak" in r else ""
+            fps = f"{r['e2e_fps']:.0f}" if "e2e_fps" in r else ""
+            lines.append(f"| {_row_name(r)} | {th} | {r['median_ms']:.2f} | {r['p90_ms']:.2f} | {rel} | {frac} | "
+                         f"{r['peak_rss_mb']:.0f} | {r['bytes'] / 1024:.0f} | {fps} |")
+    p = res["peaks"]
+    lines += ["", f"Measured single-thread peaks: {p['binary_macs_per_s'] / 1e9:.0f} G binary MAC/s "
+              f"(xor+popcount+add on registers), {p['float_macs_per_s'] / 1e9:.1f} G float MAC/s (FMA). "
+              "Fraction of peak = the model's MACs / median latency / (peak x threads): whole model, "
+              "float and memory-bound ops included.", ""]
+    if res["accuracy"]:
+        lines += ["| model | NME (inter-ocular) | AUC@0.08 | faces |", "|---|---:|---:|---:|"]
+        for k, a in res["accuracy"].items():
+            if a:
+                lines.append(f"| {k} | {100 * a['nme_io']:.2f} % | {a['auc_0.08']:.3f} | {a['samples']} |")
+        lines.append("")
+    prof = next((r.get("bconv") for r in res["rows"] if r.get("bconv") and r.get("threads") == 1), None)
+    if prof and p["binary_macs_per_s"]:
+        lines += ["Binary convolutions of the project kernels (1 thread), grouped by shape:", "",
+                  "| input HxW | Cin | Cout | kernel | layers | us per layer | fraction of peak |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
+        groups: dict = {}
+        for q in prof:
+            key = (q["in_h"], q["in_w"], q["channels_in"], q["out_c"], q["k_h"])
+            g = groups.setdefault(key, [0, 0.0, 0])
+            g[0] += 1
+            g[1] += q["seconds"]
+            g[2] += q["bmacs"]
+        for (h, w, ci, co, k), (n, s, m) in sorted(groups.items(), key=lambda kv: -kv[1][1]):
+            lines.append(f"| {h}x{w} | {ci} | {co} | {k}x{k} | {n} | {1e6 * s / n:.1f} | "
+                         f"{100 * m / s / p['binary_macs_per_s']:.1f} % |")
+        tot_s = sum(q["seconds"] for q in prof)
+        tot_m = sum(q["bmacs"] for q in prof)
+        lines += [f"| all | | | | {len(prof)} | {1e6 * tot_s:.0f} (total) | "
+                  f"{100 * tot_m / tot_s / p['binary_macs_per_s']:.1f} % |", ""]
+    r = ratios(res)
+    if r:
+        lines += ["Ratios (this run):", ""] + [f"- {x}" for x in r] + [""]
+    if res["notes"]:
+        lines += ["Notes:", ""] + [f"- {n}" for n in res["notes"]] + [""]
+    return "\n".join(lines)
+
+
+def scatter(res: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    acc = res["accuracy"]
+    for r in res["rows"]:
+        if "median_ms" not in r:
+            continue
+        a = acc.get(r["kind"])
+        y = 100 * a["nme_io"] if a else None
+        if y is None:
+            continue
+        ax.scatter(r["median_ms"], y, label=f"{_row_name(r)} ({r['threads']}t)")
+    ax.set_xlabel("median latency per face (ms)")
+    ax.set_ylabel("NME inter-ocular (%)")
+    ax.set_xscale("log")
+    ax.set_title("accuracy vs latency (lower-left is better)")
+    if ax.collections:
+        ax.legend(fontsize=6)
+    else:
+        ax.text(0.5, 0.5, "no labelled data: accuracy unavailable", ha="center", transform=ax.transAxes)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=str(PRETRAINED / "face.tflite"), help="binary .tflite (with sidecar)")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--reps", type=int, default=0, help="timed runs per row (default 60, quick 10)")
+    p.add_argument("--quick", action="store_true", help="few repetitions, 20 faces for accuracy")
+    p.add_argument("--data", default=None, help="labelled faces for accuracy (default: ../shared/data val split)")
+    p.add_argument("--limit", type=int, default=0, help="at most N faces for accuracy")
+    p.add_argument("--e2e", type=int, default=120, help="frames of the synthetic video for live fps (0: skip)")
+    p.add_argument("--no-twin", action="store_true", help="skip the float twin rows")
+    p.add_argument("--no-accuracy", action="store_true")
+    p.add_argument("--out", default=str(ROOT / "build" / "bench"))
+    p.add_argument("--update-doc", action="store_true", help="also write BENCHMARKS.md")
+    a = p.parse_args(argv)
+    if not Path(a.model).is_file():
+        print(f"error: model {a.model} not found; pass --model PATH", file=sys.stderr)
+        return 2
+    from runtime.io import atomic_write_bytes
+
+    res = run(a)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    md = markdown(res)
+    atomic_write_bytes(out / "bench.json", (json.dumps(res, indent=1) + "\n").encode())
+    atomic_write_bytes(out / "bench.md", md.encode())
+    scatter(res, out / "scatter.png")
+    if a.update_doc:
+        atomic_write_bytes(ROOT / "BENCHMARKS.md", md.encode())
+    print(md)
+    print(f"wrote {out}/bench.json, bench.md, scatter.png" + (" and BENCHMARKS.md" if a.update_doc else ""))
+    return 0

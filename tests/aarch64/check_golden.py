@@ -1,0 +1,70 @@
+"""Compare the project's kernels with golden outputs of LCE's interpreter (made on an x86_64 host by
+``python -m convert.kernel_cases --golden DIR``), for every inner kernel this CPU has and 1 and 2
+threads. Used by ``make test-aarch64`` (under qemu) and runnable on a Raspberry Pi:
+``python tests/aarch64/check_golden.py DIR``. Exit 1 on any failure.
+
+* random models (binary ops, little float work): bit-exact on every architecture;
+* shipped models: bit-exact on the architecture that made the golden file; elsewhere TFLite's own
+  float ops (stem convolution, batch-norm multiply/add, XNNPACK with FMA on arm64) round
+  differently and a flipped sign propagates, so the check is the conversion's binary-model parity
+  bound: mean |heatmap difference| <= 1e-2 and >= 80 % of confident landmarks within 0.5 px."""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from runtime import kernels  # noqa: E402
+
+
+def model_parity(got: np.ndarray, want: np.ndarray, stride: float) -> bool:
+    """The conversion's binary parity bound; landmark distances in input pixels."""
+    from runtime import codec
+
+    mean = float(np.abs(got - want).mean()) / max(1.0, float(np.abs(want).max()))
+    xy_w, conf = codec.decode(want, "argmax")
+    xy_g, _ = codec.decode(got, "argmax")
+    d = stride * np.linalg.norm(xy_g - xy_w, axis=-1)[conf >= 0.3]
+    share = float((d <= 0.5).mean()) if d.size else 1.0
+    print(f"  model parity: mean |d| {mean:.2e}, {100 * share:.0f} % of {d.size} confident landmarks within 0.5 input px")
+    return mean <= 1e-2 and share >= 0.8
+
+
+def main(folder: str) -> int:
+    files = sorted(Path(folder).glob("*.npz"))
+    if not files:
+        print(f"error: no golden files in {folder}", file=sys.stderr)
+        return 1
+    isas = ["ref", "neon"] if kernels.load().bnn_best_isa() == 3 else ["ref", "avx2", "avx512"][
+        : kernels.load().bnn_best_isa() + 1]
+    bad = checked = 0
+    for f in files:
+        g = np.load(f)
+        model = g["model"].tobytes()
+        x = g["input"]
+        for isa in isas:
+            os.environ["BNN_ISA"] = isa
+            for threads in (1, 2):
+                it = kernels.interpreter(model, threads)
+                it.set_tensor(it.get_input_details()[0]["index"], x)
+                it.invoke()
+                got = [it.get_tensor(d["index"]) for d in it.get_output_details()]
+                for i, out in enumerate(got):
+                    want = g[f"output{i}"]
+                    ok = out.shape == want.shape and np.array_equal(out, want)
+                    if not ok and f.name.startswith("shipped-") and out.shape == want.shape:
+                        ok = model_parity(out, want, x.shape[1] / out.shape[1])
+                    if not ok and f"keras{i}" in g.files:  # LCE is wrong here; Keras is the reference
+                        ok = np.allclose(out, g[f"keras{i}"], rtol=1e-4, atol=1e-4)
+                    checked += 1
+                    if not ok:
+                        bad += 1
+                        print(f"MISMATCH {f.name} output{i} isa={isa} threads={threads}")
+    print(f"{checked - bad}/{checked} outputs match LCE's interpreter ({len(files)} models, isas {', '.join(isas)})")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

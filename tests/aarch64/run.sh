@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `make test-aarch64`: the light runtime and the binary kernels on arm64 Debian bookworm (the base
+# of 64-bit Raspberry Pi OS, Python 3.11) under qemu-user-static.
+#   1. host tools (qemu-user-static, binfmt-support, debootstrap) and the qemu-aarch64 binfmt handler;
+#   2. an arm64 rootfs by debootstrap, cached in build/aarch64/rootfs (BNN_AARCH64_DIR);
+#   3. a venv there with requirements-runtime.txt (tflite-runtime 2.14.0's aarch64 wheel), cached
+#      by the requirements' hash;
+#   4. golden outputs of LCE's interpreter, made on this (x86_64) host: random models covering
+#      every op option, and the shipped models;
+#   5. inside the rootfs: the kernels compile with its gcc (NEON), pass their self-test, match the
+#      golden outputs bit for bit with every inner kernel and 1/2 threads, and tests/runtime pass.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+WORK="${BNN_AARCH64_DIR:-$ROOT/build/aarch64}"
+RFS="$WORK/rootfs"
+PY="${PYTHON:-$ROOT/.venv/bin/python}"
+MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+log() { echo "[test-aarch64] $*"; }
+die() { echo "error: $*" >&2; exit 2; }
+
+have() { command -v "$1" >/dev/null 2>&1; }
+if ! have qemu-aarch64-static || ! have debootstrap || ! have update-binfmts; then
+  [ "$(id -u)" = 0 ] || die "needs qemu-user-static, binfmt-support and debootstrap (apt install them, or run as root)"
+  log "installing qemu-user-static binfmt-support debootstrap"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static binfmt-support debootstrap >/dev/null
+fi
+[ "$(id -u)" = 0 ] || die "debootstrap and chroot need root"
+[ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc \
+  || die "cannot mount binfmt_misc (run in a privileged container)"
+update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || die "cannot register the qemu-aarch64 binfmt handler"
+
+if [ ! -f "$RFS/.bnn-rootfs-ok" ]; then
+  log "debootstrap arm64 bookworm into $RFS (a few minutes, cached)"
+  rm -rf "$RFS"
+  mkdir -p "$WORK"
+  debootstrap --arch=arm64 --foreign --variant=minbase \
+    --include=python3,python3-venv,gcc,libc6-dev,ca-certificates bookworm "$RFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
+    || die "debootstrap stage 1 failed; see $WORK/debootstrap.log"
+  cp /usr/bin/qemu-aarch64-static "$RFS/usr/bin/"
+  chroot "$RFS" /debootstrap/debootstrap --second-stage >>"$WORK/debootstrap.log" 2>&1 \
+    || die "debootstrap stage 2 failed; see $WORK/debootstrap.log"
+  touch "$RFS/.bnn-rootfs-ok"
+fi
+cp /etc/resolv.conf "$RFS/etc/resolv.conf"
+cp /etc/ssl/certs/ca-certificates.crt "$RFS/etc/ssl/host-ca.crt"
+
+REQ_HASH=$(cat "$ROOT/requirements-runtime.txt" "$ROOT/tests/aarch64/requirements.txt" | sha256sum | cut -c1-16)
+if [ ! -f "$RFS/opt/venv/.ok-$REQ_HASH" ]; then
+  log "venv with requirements-runtime.txt in the rootfs (cached)"
+  rm -rf "$RFS/opt/venv"
+  cp "$ROOT/requirements-runtime.txt" "$RFS/tmp/requirements-runtime.txt"
+  cp "$ROOT/tests/aarch64/requirements.txt" "$RFS/tmp/requirements-test.txt"
+  chroot "$RFS" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root python3 -m venv /opt/venv
+  chroot "$RFS" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root PIP_CERT=/etc/ssl/host-ca.crt \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/venv/bin/pip install -q --no-cache-dir \
+    -r /tmp/requirements-runtime.txt -r /tmp/requirements-test.txt || die "pip install in the rootfs failed"
+  touch "$RFS/opt/venv/.ok-$REQ_HASH"
+fi
+
+log "golden outputs from LCE's interpreter on this host"
+rm -rf "$WORK/golden"
+"$PY" -m convert.kernel_cases --golden "$WORK/golden" >"$WORK/golden.log" 2>&1 || { tail -20 "$WORK/golden.log"; die "golden generation failed"; }
+
+log "copying the working tree into the rootfs"
+rm -rf "$RFS/work"
+mkdir -p "$RFS/work/bnn"
+(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$RFS/work/bnn"
+cp -r "$WORK/golden" "$RFS/work/golden"
+
+log "running under qemu-aarch64"
+chroot "$RFS" /usr/bin/env -i PATH=/opt/venv/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 /bin/sh -ec '
+  cd /work/bnn
+  uname -m
+  python -m runtime.kernels check
+  python tests/aarch64/check_golden.py /work/golden
+  python -m pytest -q -p no:cacheprovider tests/runtime
+  python -m runtime.infer --output /tmp/demo-out
+'
+log "OK"

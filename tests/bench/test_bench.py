@@ -1,0 +1,48 @@
+"""The benchmark harness itself (quick mode on a tiny model): it runs every backend here, writes
+JSON, Markdown and the plot, and reports ratios. Speed is not checked (tests check correctness)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_bench_on_tiny_model(tiny_face_tflite, tmp_path):
+    pytest.importorskip("tflite_runtime")
+    out = tmp_path / "bench"
+    r = subprocess.run([sys.executable, "-m", "bench", "--model", str(tiny_face_tflite), "--quick", "--threads", "1",
+                        "--reps", "3", "--e2e", "6", "--no-twin", "--no-accuracy", "--out", str(out)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((out / "bench.json").read_text())
+    rows = [row for row in res["rows"] if "median_ms" in row]
+    assert rows and all(len(row["latency_ms"]) == 3 and row["p90_ms"] >= row["median_ms"] > 0 for row in rows)
+    assert all(row["peak_rss_mb"] > 0 and row["bytes"] == tiny_face_tflite.stat().st_size for row in rows)
+    backends = {row["backend"] for row in rows}
+    from runtime.backends import kernels_available
+
+    if kernels_available()[0]:
+        ours = next(row for row in rows if row.get("kernels"))
+        assert ours["bconv"] and all(b["bmacs"] > 0 and b["calls"] == 3 for b in ours["bconv"])
+        assert 0 < ours["fraction_of_peak"] < 1.5 and res["peaks"]["binary_macs_per_s"] > 0
+        assert ours["e2e_frames"] == 6 and ours["e2e_fps"] > 0
+    try:
+        import larq_compute_engine  # noqa: F401
+
+        assert {"lce-indirect", "lce-default"} <= backends
+    except ImportError:
+        pass
+    md = (out / "bench.md").read_text()
+    assert "| model / runtime |" in md and res["cpu"]["model"] in md
+    assert (out / "scatter.png").stat().st_size > 1000
+    assert any("peer" in n for n in res["notes"])
+
+
+def test_bench_missing_model_is_one_line_error(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "bench", "--model", str(tmp_path / "nope.tflite")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and r.stderr.startswith("error: model") and len(r.stderr.splitlines()) == 1
