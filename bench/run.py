@@ -153,7 +153,8 @@ def run(args) -> dict:
     configs = []
     for th in threads:
         if ok:
-            configs.append(("binary", ["--model", str(binary), "--backend", "tflite", "--threads", str(th), "--profile"]))
+            configs.append(("binary", ["--model", str(binary), "--backend", "tflite", "--threads", str(th),
+                                       "--profile"]))
         if _importable("larq_compute_engine"):
             for k in ("indirect", "default"):
                 configs.append(("binary", ["--model", str(binary), "--backend", "lce", "--lce-kernel", k,
@@ -247,7 +248,8 @@ def markdown(res: dict) -> str:
              f"`{res['command']}` on {c['model']} ({c['machine']}, {c['cores']} cores; flags: "
              f"{', '.join(c['flags']) or 'n/a'}), {res['date']}; {res['reps']} timed runs per row after warm-up.",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()) + ".", "",
-             "| model / runtime | threads | median ms | p90 ms | vs project kernels | fraction of peak | peak RSS MB | size KiB | live fps |",
+             "| model / runtime | threads | median ms | p90 ms | vs project kernels | fraction of peak "
+             "| peak RSS MB | size KiB | live fps |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for th in res["threads"]:
         ours = next((r["median_ms"] for r in res["rows"] if r.get("threads") == th and r.get("kernels")

@@ -28,7 +28,8 @@ def model_parity(got: np.ndarray, want: np.ndarray, stride: float) -> bool:
     xy_g, _ = codec.decode(got, "argmax")
     d = stride * np.linalg.norm(xy_g - xy_w, axis=-1)[conf >= 0.3]
     share = float((d <= 0.5).mean()) if d.size else 1.0
-    print(f"  model parity: mean |d| {mean:.2e}, {100 * share:.0f} % of {d.size} confident landmarks within 0.5 input px")
+    print(f"  model parity: mean |d| {mean:.2e}, {100 * share:.0f} % of {d.size} confident landmarks "
+          "within 0.5 input px")
     return mean <= 1e-2 and share >= 0.8
 
 
