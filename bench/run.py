@@ -289,12 +289,12 @@ def markdown(res: dict) -> str:
             g[1] += q["seconds"]
             g[2] += q["bmacs"]
         for (h, w, ci, co, k), (n, s, m) in sorted(groups.items(), key=lambda kv: -kv[1][1]):
-            lines.append(f"| {h}x{w} | {ci} | {co} | {k}x{k} | {n} | {1e6 * s / n:.1f} | "
-                         f"{100 * m / s / p['binary_macs_per_s']:.1f} % |")
+            frac = f"{100 * m / s / p['binary_macs_per_s']:.1f} %" if s > 0 else "n/a"
+            lines.append(f"| {h}x{w} | {ci} | {co} | {k}x{k} | {n} | {1e6 * s / n:.1f} | {frac} |")
         tot_s = sum(q["seconds"] for q in prof)
         tot_m = sum(q["bmacs"] for q in prof)
-        lines += [f"| all | | | | {len(prof)} | {1e6 * tot_s:.0f} (total) | "
-                  f"{100 * tot_m / tot_s / p['binary_macs_per_s']:.1f} % |", ""]
+        frac = f"{100 * tot_m / tot_s / p['binary_macs_per_s']:.1f} %" if tot_s > 0 else "n/a"
+        lines += [f"| all | | | | {len(prof)} | {1e6 * tot_s:.0f} (total) | {frac} |", ""]
     r = ratios(res)
     if r:
         lines += ["Ratios (this run):", ""] + [f"- {x}" for x in r] + [""]

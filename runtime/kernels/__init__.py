@@ -148,6 +148,11 @@ def profile_enable(on: bool = True) -> None:
     load().bnn_profile_reset()
 
 
+def profile_zero() -> None:
+    """Zero the timings of the convolutions profiled so far (e.g. after warm-up runs)."""
+    load().bnn_profile_zero()
+
+
 def profile() -> list[dict]:
     """Per-convolution timings since :func:`profile_enable`: shape, calls, seconds and binary
     multiply-accumulates per call (``out_h * out_w * out_c * k_h * k_w * channels_in / groups``)."""

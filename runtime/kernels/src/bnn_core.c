@@ -167,6 +167,12 @@ void bnn_parallel_for(int n, int threads, bnn_task_fn fn, void* ctx) {
 }
 #else
 #define BNN_MAX_WORKERS 63
+#ifndef BNN_MIN_BMACS_PER_THREAD
+#define BNN_MIN_BMACS_PER_THREAD 3.0e7 /* ~30 us of AVX-512 work */
+#endif
+#ifndef BNN_SPIN
+#define BNN_SPIN 500 /* short: XNNPACK's own workers share these cores */
+#endif
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;   /* one job at a time */
 static pthread_mutex_t pool_state = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
@@ -194,7 +200,7 @@ static void* pool_main(void* arg) {
   for (;;) {
     /* spin briefly: consecutive ops of one inference come microseconds apart */
     int spins = 0;
-    while (atomic_load_explicit(&pool_gen, memory_order_acquire) == seen && spins < 20000) {
+    while (atomic_load_explicit(&pool_gen, memory_order_acquire) == seen && spins < BNN_SPIN) {
       ++spins;
 #if defined(__x86_64__)
       __builtin_ia32_pause();
@@ -514,6 +520,11 @@ void bnn_bconv_run(const bnn_bconv* op, const int32_t* input, void* output, int 
     in = op->padded;
   }
   bconv_job job = {op, in, output};
+  /* Waking helpers costs tens of microseconds (and competes with XNNPACK's own workers):
+   * split only convolutions with enough work per thread. */
+  const double bmacs = (double)s->batch * s->out_h * s->out_w * s->out_c * op->K;
+  const int useful = (int)(bmacs / BNN_MIN_BMACS_PER_THREAD);
+  if (threads > useful) threads = useful < 1 ? 1 : useful;
   bnn_parallel_for(s->batch * s->out_h, threads, bconv_row, &job);
 }
 

@@ -109,8 +109,13 @@ static TfLiteStatus set_shape(TfLiteContext* ctx, TfLiteTensor* t, int rank, con
 }
 
 static int threads_of(TfLiteContext* ctx) {
-  const int n = ctx->recommended_num_threads;
-  return n < 1 ? 1 : n > 64 ? 64 : n;
+  int n = ctx->recommended_num_threads;
+  n = n < 1 ? 1 : n > 64 ? 64 : n;
+#ifndef BNN_FREESTANDING
+  const char* cap = getenv("BNN_MAX_THREADS"); /* cap for the binary ops only */
+  if (cap && atoi(cap) > 0 && atoi(cap) < n) n = atoi(cap);
+#endif
+  return n;
 }
 
 static int8_t quantize_pm1(float v, float scale, int zp) {
@@ -596,6 +601,9 @@ BNN_API size_t bnn_registration_size(void) { return sizeof(TfLiteRegistration); 
 
 BNN_API void bnn_profile_enable(int on) { prof_on = on; }
 BNN_API void bnn_profile_reset(void) { prof_n = 0; }
+BNN_API void bnn_profile_zero(void) {
+  for (int i = 0; i < prof_n; ++i) prof[i].ns = prof[i].calls = 0;
+}
 
 /* One line per profiled bconv instance:
  * "in_h in_w channels_in out_h out_w out_c k_h k_w stride groups out_kind calls ns\n".
