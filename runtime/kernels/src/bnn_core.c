@@ -110,8 +110,26 @@ const char* bnn_isa_name(int isa) {
   }
 }
 
+#if defined(__x86_64__) && defined(BNN_FREESTANDING)
+#include <cpuid.h>
+/* No libgcc/compiler-rt for __builtin_cpu_supports: read CPUID and XCR0 directly. */
+static int x86_best_isa(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return BNN_ISA_REF; /* OSXSAVE */
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 0x6) != 0x6) return BNN_ISA_REF; /* the OS saves SSE + AVX state */
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return BNN_ISA_REF;
+  const int avx2 = (b >> 5) & 1, f = (b >> 16) & 1, bw = (b >> 30) & 1, vpop = (c >> 14) & 1;
+  if (f && bw && vpop && (lo & 0xE6) == 0xE6) return BNN_ISA_AVX512;
+  return avx2 ? BNN_ISA_AVX2 : BNN_ISA_REF;
+}
+#endif
+
 int bnn_best_isa(void) {
-#if defined(__x86_64__) && !defined(BNN_FREESTANDING)
+#if defined(__x86_64__) && defined(BNN_FREESTANDING)
+  return x86_best_isa();
+#elif defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512f") &&
       __builtin_cpu_supports("avx512bw"))
@@ -160,6 +178,9 @@ bnn_tile_fn bnn_tile_for(int isa) {
 }
 
 /* ------------------------------------------------------------------ thread pool */
+#ifndef BNN_MIN_BMACS_PER_THREAD
+#define BNN_MIN_BMACS_PER_THREAD 3.0e7 /* ~30 us of AVX-512 work */
+#endif
 #if defined(BNN_NO_THREADS)
 void bnn_parallel_for(int n, int threads, bnn_task_fn fn, void* ctx) {
   (void)threads;
@@ -167,9 +188,6 @@ void bnn_parallel_for(int n, int threads, bnn_task_fn fn, void* ctx) {
 }
 #else
 #define BNN_MAX_WORKERS 63
-#ifndef BNN_MIN_BMACS_PER_THREAD
-#define BNN_MIN_BMACS_PER_THREAD 3.0e7 /* ~30 us of AVX-512 work */
-#endif
 #ifndef BNN_SPIN
 #define BNN_SPIN 500 /* short: XNNPACK's own workers share these cores */
 #endif

@@ -9,6 +9,12 @@
 #include <string.h>
 #else
 void* memset(void*, int, size_t);
+int strcmp(const char*, const char*);
+#endif
+#ifdef BNN_TFLITE_C_API
+/* Linked against a TFLite C library (the Android bridge): arrays handed to ResizeTensor must
+ * come from its own allocator, which frees them. */
+TfLiteIntArray* TfLiteIntArrayCreate(int size);
 #endif
 
 #define BNN_VERSION "1.0.0"
@@ -101,7 +107,11 @@ static TfLiteStatus set_shape(TfLiteContext* ctx, TfLiteTensor* t, int rank, con
   int same = t->dims && t->dims->size == rank;
   for (int i = 0; same && i < rank; ++i) same = t->dims->data[i] == dims[i];
   if (same) return kTfLiteOk;
+#ifdef BNN_TFLITE_C_API
+  TfLiteIntArray* a = TfLiteIntArrayCreate(rank);
+#else
   TfLiteIntArray* a = (TfLiteIntArray*)bnn_alloc(sizeof(int) * (size_t)(rank + 1));
+#endif
   if (!a) return kTfLiteError;
   a->size = rank;
   for (int i = 0; i < rank; ++i) a->data[i] = dims[i];
