@@ -1,4 +1,4 @@
-# bnn-landmarks: make setup | test | demo | convert MODEL=face | train MODEL=face | lint | bench | test-aarch64
+# bnn-landmarks: make setup | test | demo | convert MODEL=face | train MODEL=face | lint | bench | test-aarch64 | android
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +7,7 @@ MODEL ?= face
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup test lint demo convert convert-all train eval blazeface clean kernels bench test-aarch64
+.PHONY: setup test lint demo convert convert-all train eval blazeface clean kernels bench test-aarch64 android android-test
 
 setup: $(VENV)/.stamp
 
@@ -34,6 +34,14 @@ test: setup lint kernels
 # the runtime + kernels on arm64 Debian under qemu-user-static (root; rootfs cached in build/aarch64)
 test-aarch64: setup
 	PYTHON=$(PY) bash tests/aarch64/run.sh
+
+# the Android demo (android_demo/build.sh: Debian's SDK tools, no Gradle): signed debug APK in
+# build/android/, and the host JUnit tests of its Java pipeline + JNI bridge against the Python runtime
+android: setup
+	PYTHON=$(PY) bash android_demo/build.sh apk
+
+android-test: setup
+	PYTHON=$(PY) bash android_demo/build.sh test
 
 # speed / size / memory / accuracy side by side; QUICK=1 for a few-minute run
 bench: setup kernels
