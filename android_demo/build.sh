@@ -36,7 +36,9 @@ tools() {
   if ((${#missing[@]})); then
     [ "$(id -u)" = 0 ] || die "missing Debian packages: ${missing[*]}; run: sudo apt-get install ${missing[*]}"
     log "apt-get install ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
+      { apt-get -q update >/dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
   fi
   command -v javac >/dev/null || die "javac not found; install a JDK (openjdk-17-jdk-headless)"
   mkdir -p "$TOOLS"
