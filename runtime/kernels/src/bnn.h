@@ -90,7 +90,7 @@ void bnn_bconv_destroy(bnn_bconv* op);
 void bnn_bconv_run(const bnn_bconv* op, const int32_t* input, void* output, int threads);
 
 /* Pack `pixels` rows of `channels` values into ceil(channels/32) words each. */
-void bnn_pack_float(const float* in, int pixels, int channels, int32_t* out, int threads);
+void bnn_pack_float(const float* in, int pixels, int channels, int32_t* out, int threads, int isa);
 void bnn_pack_int8(const int8_t* in, int pixels, int channels, int zero_point, int32_t* out,
                    int threads);
 /* Unpack to +1/-1 (float) or to the int8 codes of +1 / -1. */

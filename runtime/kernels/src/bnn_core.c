@@ -589,18 +589,18 @@ static void pack_int8_task(void* vctx, int i) {
 }
 
 static void run_pack(const void* in, int pixels, int channels, int zp, int32_t* out, int threads,
-                     bnn_task_fn fn) {
-  pack_job j = {in, channels, (channels + 31) / 32, zp, 256, pixels, out, pack_for(bnn_selected_isa())};
+                     bnn_task_fn fn, int isa) {
+  pack_job j = {in, channels, (channels + 31) / 32, zp, 256, pixels, out, pack_for(isa)};
   bnn_parallel_for((pixels + 255) / 256, threads, fn, &j);
 }
 
-void bnn_pack_float(const float* in, int pixels, int channels, int32_t* out, int threads) {
-  run_pack(in, pixels, channels, 0, out, threads, pack_float_task);
+void bnn_pack_float(const float* in, int pixels, int channels, int32_t* out, int threads, int isa) {
+  run_pack(in, pixels, channels, 0, out, threads, pack_float_task, isa);
 }
 
 void bnn_pack_int8(const int8_t* in, int pixels, int channels, int zero_point, int32_t* out,
                    int threads) {
-  run_pack(in, pixels, channels, zero_point, out, threads, pack_int8_task);
+  run_pack(in, pixels, channels, zero_point, out, threads, pack_int8_task, BNN_ISA_REF);
 }
 
 void bnn_unpack_float(const int32_t* in, int pixels, int channels, float* out) {

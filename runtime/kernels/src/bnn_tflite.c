@@ -118,14 +118,26 @@ static TfLiteStatus set_shape(TfLiteContext* ctx, TfLiteTensor* t, int rank, con
   return ctx->ResizeTensor(ctx, t, a); /* takes ownership */
 }
 
-static int threads_of(TfLiteContext* ctx) {
+/* Settings read from the environment once per Prepare (never in Invoke): the inner-kernel ISA
+ * and the thread cap for the binary ops (BNN_MAX_THREADS). */
+typedef struct {
+  int isa;
+  int max_threads;
+} run_cfg;
+
+static run_cfg cfg_now(void) {
+  run_cfg c = {bnn_selected_isa(), 64};
+#ifndef BNN_FREESTANDING
+  const char* cap = getenv("BNN_MAX_THREADS");
+  if (cap && atoi(cap) > 0 && atoi(cap) < c.max_threads) c.max_threads = atoi(cap);
+#endif
+  return c;
+}
+
+static int threads_of(TfLiteContext* ctx, const run_cfg* c) {
   int n = ctx->recommended_num_threads;
   n = n < 1 ? 1 : n > 64 ? 64 : n;
-#ifndef BNN_FREESTANDING
-  const char* cap = getenv("BNN_MAX_THREADS"); /* cap for the binary ops only */
-  if (cap && atoi(cap) > 0 && atoi(cap) < n) n = atoi(cap);
-#endif
-  return n;
+  return n < c->max_threads ? n : c->max_threads;
 }
 
 static int8_t quantize_pm1(float v, float scale, int zp) {
@@ -137,7 +149,14 @@ static int8_t quantize_pm1(float v, float scale, int zp) {
 /* ================================================================== LceQuantize */
 #undef OPNAME
 #define OPNAME "LceQuantize"
+static void* cfg_init(TfLiteContext* ctx, const char* buffer, size_t length) {
+  (void)ctx, (void)buffer, (void)length;
+  return bnn_alloc(sizeof(run_cfg));
+}
+
 static TfLiteStatus quantize_prepare(TfLiteContext* ctx, TfLiteNode* node) {
+  ENSURE(node->user_data, "out of memory");
+  *(run_cfg*)node->user_data = cfg_now();
   ENSURE(node->inputs && node->inputs->size == 1 && node->outputs && node->outputs->size == 1,
          "expects 1 input and 1 output");
   TfLiteTensor* in = tensor_at(ctx, node->inputs, 0);
@@ -160,11 +179,12 @@ static TfLiteStatus quantize_invoke(TfLiteContext* ctx, TfLiteNode* node) {
   const int c = in->dims->data[in->dims->size - 1];
   const int64_t pixels = checked_count(in, 0) / c;
   ENSURE(checked_count(out, 0) == pixels * ((c + 31) / 32), "output shape mismatch");
+  const run_cfg* cfg = (const run_cfg*)node->user_data;
   if (in->type == kTfLiteFloat32)
-    bnn_pack_float(in->data.f, (int)pixels, c, out->data.i32, threads_of(ctx));
+    bnn_pack_float(in->data.f, (int)pixels, c, out->data.i32, threads_of(ctx, cfg), cfg->isa);
   else
     bnn_pack_int8(in->data.int8, (int)pixels, c, in->params.zero_point, out->data.i32,
-                  threads_of(ctx));
+                  threads_of(ctx, cfg));
   return kTfLiteOk;
 }
 
@@ -289,6 +309,7 @@ static int out_size(int in, int k_eff, int stride, int same, int* pad_before) {
 typedef struct {
   op_options o;
   int pad_top, pad_left;
+  run_cfg cfg;
 } pool_data;
 
 static void* pool_init(TfLiteContext* ctx, const char* buffer, size_t length) {
@@ -306,6 +327,7 @@ static void plain_free(TfLiteContext* ctx, void* p) {
 static TfLiteStatus pool_prepare(TfLiteContext* ctx, TfLiteNode* node) {
   pool_data* d = (pool_data*)node->user_data;
   ENSURE(d, "out of memory");
+  d->cfg = cfg_now();
   ENSURE(d->o.ok, d->o.error);
   ENSURE(node->inputs && node->inputs->size == 1 && node->outputs && node->outputs->size == 1,
          "expects 1 input and 1 output");
@@ -335,7 +357,7 @@ static TfLiteStatus pool_invoke(TfLiteContext* ctx, TfLiteNode* node) {
   bnn_maxpool(in->data.i32, in->dims->data[0], in->dims->data[1], in->dims->data[2],
               in->dims->data[3], d->o.filter_h, d->o.filter_w, d->o.stride_h, d->o.stride_w,
               d->pad_top, d->pad_left, out->dims->data[1], out->dims->data[2], out->data.i32,
-              threads_of(ctx));
+              threads_of(ctx, &d->cfg));
   return kTfLiteOk;
 }
 
@@ -352,6 +374,7 @@ typedef struct {
   size_t packed_words;
   int32_t* packed_filter; /* float OHWI filters, packed at prepare */
   float* mulbias;         /* int8 multiplier / bias, dequantized */
+  run_cfg cfg;
 } bconv_data;
 
 static void* bconv_init(TfLiteContext* ctx, const char* buffer, size_t length) {
@@ -398,6 +421,7 @@ static TfLiteStatus bconv_prepare(TfLiteContext* ctx, TfLiteNode* node) {
   ENSURE(d, "out of memory");
   ENSURE(d->o.ok, d->o.error);
   bconv_release(d);
+  d->cfg = cfg_now();
   ENSURE(node->inputs && node->inputs->size == 5 && node->outputs && node->outputs->size == 1,
          "expects 5 inputs (input, filter, multiplier, bias, thresholds) and 1 output");
   TfLiteTensor* in = tensor_at(ctx, node->inputs, 0);
@@ -494,7 +518,7 @@ static TfLiteStatus bconv_prepare(TfLiteContext* ctx, TfLiteNode* node) {
     const int taps_total = s->out_c * s->k_h * s->k_w;
     d->packed_filter = (int32_t*)bnn_alloc(sizeof(int32_t) * (size_t)taps_total * ((cin_g + 31) / 32));
     ENSURE(d->packed_filter, "out of memory");
-    bnn_pack_float(filter->data.f, taps_total, cin_g, d->packed_filter, 1);
+    bnn_pack_float(filter->data.f, taps_total, cin_g, d->packed_filter, 1, d->cfg.isa);
     fdata = d->packed_filter;
   }
   if (d->in_kind) {
@@ -504,7 +528,7 @@ static TfLiteStatus bconv_prepare(TfLiteContext* ctx, TfLiteNode* node) {
   }
   const char* err = 0;
   d->op = bnn_bconv_create(s, fdata, d->mulbias, d->mulbias ? d->mulbias + s->out_c : 0,
-                           thr ? thr->data.i32 : 0, out_scale, out_zp, bnn_selected_isa(), &err);
+                           thr ? thr->data.i32 : 0, out_scale, out_zp, d->cfg.isa, &err);
   ENSURE(d->op, err ? err : "could not set up the convolution");
   if (profiling() && d->prof_slot < 0 && prof_n < BNN_PROF_MAX) d->prof_slot = prof_n++;
   if (d->prof_slot >= 0) {
@@ -527,10 +551,11 @@ static TfLiteStatus bconv_invoke(TfLiteContext* ctx, TfLiteNode* node) {
   ENSURE(checked_count(in, 4) == in_elems, "input shape changed after prepare");
   ENSURE(checked_count(out, 4) == (int64_t)s->batch * s->out_h * s->out_w * out_last,
          "output shape changed after prepare");
-  const int threads = threads_of(ctx);
+  const int threads = threads_of(ctx, &d->cfg);
   const int32_t* packed = in->data.i32;
   if (d->in_kind == 1) {
-    bnn_pack_float(in->data.f, s->batch * s->in_h * s->in_w, s->channels_in, d->packed_in, threads);
+    bnn_pack_float(in->data.f, s->batch * s->in_h * s->in_w, s->channels_in, d->packed_in, threads,
+                   d->cfg.isa);
     packed = d->packed_in;
   } else if (d->in_kind == 2) {
     bnn_pack_int8(in->data.int8, s->batch * s->in_h * s->in_w, s->channels_in,
@@ -556,6 +581,8 @@ static void init_regs(void) {
   memset(&reg_dequantize, 0, sizeof(TfLiteRegistration));
   memset(&reg_bconv, 0, sizeof(TfLiteRegistration));
   memset(&reg_bmaxpool, 0, sizeof(TfLiteRegistration));
+  reg_quantize.init = cfg_init;
+  reg_quantize.free = plain_free;
   reg_quantize.prepare = quantize_prepare;
   reg_quantize.invoke = quantize_invoke;
   reg_quantize.custom_name = "LceQuantize";
