@@ -7,7 +7,7 @@ MODEL ?= face
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup test lint demo convert convert-all train eval blazeface clean kernels bench test-aarch64 android android-test
+.PHONY: setup test lint demo convert convert-all train eval blazeface clean kernels bench peers test-aarch64 android android-test
 
 setup: $(VENV)/.stamp
 
@@ -46,6 +46,11 @@ android-test: setup
 # speed / size / memory / accuracy side by side; QUICK=1 for a few-minute run
 bench: setup kernels
 	$(PY) -m bench $(if $(QUICK),--quick,--update-doc) $(if $(THREADS),--threads $(THREADS)) $(if $(REPS),--reps $(REPS)) $(if $(DATA),--data $(DATA)) $(ARGS)
+
+# optional peers of `make bench`: dlib (+ its 68-point model, ~100 MB) and MediaPipe's face landmark model
+peers: setup
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-peers.txt
+	$(PY) -m bench.peers --fetch
 
 demo: setup
 	$(PY) -m runtime.infer

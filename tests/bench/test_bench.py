@@ -19,7 +19,7 @@ def test_quick_bench_on_tiny_model(tiny_face_tflite, tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((out / "bench.json").read_text())
-    rows = [row for row in res["rows"] if "median_ms" in row]
+    rows = [row for row in res["rows"] if "median_ms" in row and row["kind"] != "peer"]
     assert rows and all(len(row["latency_ms"]) == 3 and row["p90_ms"] >= row["median_ms"] > 0 for row in rows)
     assert all(row["peak_rss_mb"] > 0 and row["bytes"] == tiny_face_tflite.stat().st_size for row in rows)
     backends = {row["backend"] for row in rows}
@@ -39,7 +39,13 @@ def test_quick_bench_on_tiny_model(tiny_face_tflite, tmp_path):
     md = (out / "bench.md").read_text()
     assert "| model / runtime |" in md and res["cpu"]["model"] in md
     assert (out / "scatter.png").stat().st_size > 1000
-    assert any("peer" in n for n in res["notes"])
+    # each peer either ran (a row with its own accuracy on labelled faces) or says why not
+    peers = {row["backend"]: row for row in res["rows"] if row.get("kind") == "peer"}
+    for name in ("dlib", "mediapipe"):
+        if name in peers:
+            assert peers[name]["accuracy"]["samples"] > 0 and 0 < peers[name]["accuracy"]["nme_io"] < 1
+        else:
+            assert any(n.startswith(f"peer {name}:") for n in res["notes"]), res["notes"]
 
 
 def test_bench_missing_model_is_one_line_error(tmp_path):
