@@ -7,7 +7,7 @@ MODEL ?= face
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup test lint demo convert convert-all train eval blazeface clean kernels bench peers test-aarch64 android android-test
+.PHONY: setup test lint demo convert convert-all train eval blazeface clean kernels bench peers test-aarch64 android android-test fuzz soak
 
 setup: $(VENV)/.stamp
 
@@ -30,6 +30,16 @@ kernels: setup
 
 test: setup lint kernels
 	$(PY) -m pytest
+
+# longer reliability runs than `make test`'s: sanitizer-built kernels + hostile models/options/images
+# (FUZZ_CASES), and the live pipeline soak (SOAK_FRAMES)
+FUZZ_CASES ?= 100000
+SOAK_FRAMES ?= 50000
+fuzz: setup kernels
+	BNN_FUZZ_CASES=$(FUZZ_CASES) $(PY) -m pytest -q -s tests/runtime/test_kernels_sanitized.py tests/runtime/test_hostile.py
+
+soak: setup kernels
+	BNN_SOAK_FRAMES=$(SOAK_FRAMES) $(PY) -m pytest -q -s tests/runtime/test_soak.py
 
 # the runtime + kernels on arm64 Debian under qemu-user-static (root; rootfs cached in build/aarch64)
 test-aarch64: setup

@@ -10,8 +10,11 @@ weights by validation NME (faces) or PCK@0.2 (pose) are kept as ``best.h5``.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -165,6 +168,30 @@ def load_teacher(args, cfg):
     return lambda x: t(x, training=False)
 
 
+def checkpoint_bytes(model, keep: int = 2) -> int:
+    """Disk a run needs: ``keep`` + 1 checkpoints (weights + two optimizer slots) and best.h5."""
+    n = sum(math.prod(int(d) for d in v.shape) for v in model.variables)
+    return int(n * 4 * (3 * (keep + 1) + 1) + 4 * 2**20)
+
+
+def trim_history(path: Path, epochs_done: int) -> None:
+    """On resume: keep the complete history lines of the epochs the checkpoint contains (a kill can
+    leave a torn last line, or a line for an epoch whose checkpoint never landed)."""
+    if not path.exists():
+        return
+    from runtime.io import atomic_write_bytes
+
+    keep = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("epoch"), int) and rec["epoch"] <= epochs_done:
+            keep.append(line)
+    atomic_write_bytes(path, ("\n".join(keep) + "\n" if keep else "").encode())
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     from models.configs import get_config, parse_overrides
@@ -233,6 +260,15 @@ def main(argv=None) -> int:
             print(f"resumed from {latest}: epoch {int(epoch_v.numpy()) + 1}, step {int(step_in_epoch_v.numpy())} of it")
         else:
             opt.build(model.trainable_variables)
+    if chief:
+        need = checkpoint_bytes(model)
+        free = shutil.disk_usage(out).free
+        if free < need:
+            print(f"error: only {free / 2**20:.1f} MB free under {out}; training needs about {need / 2**20:.1f} MB "
+                  "for its checkpoints; free some space or pass --out on another disk", file=sys.stderr)
+            return 2
+        if latest:
+            trim_history(out / "history.jsonl", int(epoch_v.numpy()))
     try:
         teacher = load_teacher(args, cfg)
     except (ValueError, FileNotFoundError) as e:
@@ -267,8 +303,31 @@ def main(argv=None) -> int:
         per_replica = strategy.run(step_fn, args=(x, y))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
-    def save(number):
-        manager.save(checkpoint_number=number)
+    saves = [0]
+    # fault injection for the tests: ENOSPC at the n-th save, or SIGKILL while the n-th is written
+    fault_at = int(os.environ.get("BNN_FAULT_SAVE_ENOSPC", "0"))
+    kill_at = int(os.environ.get("BNN_FAULT_KILL_IN_SAVE", "0"))
+
+    def save(number) -> bool:
+        """Checkpoint; False (after a one-line error) if the disk refused it. TF writes into a
+        temporary folder and renames it, so the previous checkpoint stays the latest."""
+        saves[0] += 1
+        try:
+            if fault_at and saves[0] == fault_at:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            if kill_at and saves[0] == kill_at:
+                import signal
+                import threading
+
+                threading.Timer(0.002, os.kill, (os.getpid(), signal.SIGKILL)).start()
+            manager.save(checkpoint_number=number)
+            return True
+        except (OSError, tf.errors.OpError) as e:
+            msg = getattr(e, "message", None) or str(e)
+            print(f"error: cannot write checkpoint {number} in {ckpt_dir} ({' '.join(msg.split())[:200]}); "
+                  f"the last good checkpoint is kept: free space and rerun the same command to resume",
+                  file=sys.stderr)
+            return False
 
     history_path = out / "history.jsonl"
     steps_this_run = 0
@@ -293,9 +352,11 @@ def main(argv=None) -> int:
             bar.set_postfix(loss=f"{loss:.5f}", lr=f"{lr:.2e}")
             done = int(step_in_epoch_v.numpy())
             if args.save_every and done % args.save_every == 0 and done < steps_per_epoch:
-                save(epoch * steps_full + int(step_in_epoch_v.numpy()))
+                if not save(epoch * steps_full + int(step_in_epoch_v.numpy())):
+                    return 1
             if args.max_steps and steps_this_run >= args.max_steps:
-                save(epoch * steps_full + int(step_in_epoch_v.numpy()))
+                if not save(epoch * steps_full + int(step_in_epoch_v.numpy())):
+                    return 1
                 print(f"stopping after --max-steps {args.max_steps}; rerun to resume")
                 return 0
         bar.close()
@@ -313,13 +374,15 @@ def main(argv=None) -> int:
             model.save_weights(str(tmp))
             os.replace(tmp, dst / "best.h5")
             atomic_write_bytes(dst / "best.json", json.dumps({"epoch": epoch + 1, **val}, indent=1).encode())
-        save((epoch + 1) * steps_full)
-        if not chief:
-            continue
         rec = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "lr": lr,
                "seconds": time.time() - t0, **{k: v for k, v in val.items() if k != "pck02_per_joint"}}
-        with open(history_path, "a") as f:
-            f.write(json.dumps(rec) + "\n")
+        if chief:  # before the checkpoint: a kill in between redoes the epoch, and resume trims the line
+            with open(history_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+        if not save((epoch + 1) * steps_full):
+            return 1
+        if not chief:
+            continue
         with writer.as_default():
             for k, v in rec.items():
                 if isinstance(v, float):

@@ -48,6 +48,8 @@ def parse_args(argv):
     p.add_argument("--detector", default="haar")
     p.add_argument("--track-threshold", type=float, default=0.25,
                    help="video/live: re-detect when the mean heatmap peak falls below this")
+    p.add_argument("--redetect-every", type=int, default=15, metavar="N",
+                   help="video/camera: also re-run the detector every N frames (0: only when the track is lost)")
     p.add_argument("--box", default=None, help="x,y,w,h object box (skip detection; pose: the person)")
     p.add_argument("--csv", action="store_true", help="also write results.csv")
     p.add_argument("--no-annotate", action="store_true", help="write JSON only")
@@ -140,7 +142,8 @@ def main(argv=None) -> int:
         lm = Landmarker(LandmarkerOptions(model_path=args.model, backend=args.backend, threads=args.threads,
                                           running_mode=mode,
                                           detector=args.detector, flip_test=args.flip_test,
-                                          track_threshold=args.track_threshold))
+                                          track_threshold=args.track_threshold,
+                                          redetect_every=args.redetect_every))
     except (ModelLoadError, BackendError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -9,7 +9,9 @@
 Face pipeline: detector -> calibrated landmark box -> square crop (the training convention) ->
 model -> heatmap decode (``runtime.codec``) -> inverse affine to image pixels. In video / live
 mode the next frame is cropped from the previous frame's landmarks, and the detector runs again
-only when the track is lost (mean heatmap peak below ``track_threshold``).
+when the track is lost (mean heatmap peak below ``track_threshold``) and every
+``redetect_every`` frames: the binary model's heatmap peaks stay fairly high on non-faces (about
+0.3-0.6 on blank or noise frames, 0.75 on a face), so the peak alone cannot tell that a face left.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class LandmarkerOptions:
     max_instances: int = 4
     flip_test: bool = False
     track_threshold: float = 0.25
+    redetect_every: int = 15  # frames; 0: only when the track is lost
     max_pixels: int = MAX_PIXELS
     # live mode: called as result_callback(result, frame, timestamp_ms) from a worker thread
     result_callback: object = None
@@ -208,13 +211,21 @@ class Landmarker:
         data, self.spec, info = load_model(o.model_path, o.model_bytes, o.spec)
         is_onnx = info is None
         self.backend_name = choose_backend(info, o.backend, is_onnx)
-        self.backend = load_backend(data, self.backend_name, o.threads)
+        try:
+            self.backend = load_backend(data, self.backend_name, o.threads)
+        except (RuntimeError, ValueError) as e:  # the interpreter's own checks (op Prepare, shapes)
+            if isinstance(e, (ModelLoadError, BackendError)):
+                raise
+            msg = " ".join(str(e).split())
+            raise ModelLoadError(f"the {self.backend_name} interpreter rejects the model ({msg[:200]}); "
+                                 "re-download or re-convert it") from None
         shape = tuple(self.backend.input_shape)
         if shape[1:3] != (self.spec.input_size, self.spec.input_size):
             raise ModelLoadError(f"model input {shape} does not match its spec's input size {self.spec.input_size}")
         self.size = int(shape[1])
         self._detector = None
         self._track: list[Landmarks] = []
+        self._since_detect = 0
         self._last_ts: int | None = None
         self.stats = {"frames": 0, "detector_calls": 0, "dropped": 0}
         self._worker = None
@@ -298,7 +309,9 @@ class Landmarker:
         timings: dict = {}
         ran = False
         tracked = []
-        if self._track and self.spec.task == "face":
+        self._since_detect += 1
+        due = self.options.redetect_every and self._since_detect >= self.options.redetect_every
+        if self._track and self.spec.task == "face" and not due:
             for prev in self._track:
                 b = crop.box_of_points(prev.keypoints)
                 lm = self.landmarks_in_box(img, b, "track", timings)
@@ -306,6 +319,7 @@ class Landmarker:
                     tracked.append(lm)
         if not tracked:
             ran = self.spec.task == "face"
+            self._since_detect = 0
             tracked = [lm for lm in (self.landmarks_in_box(img, b, "detector" if ran else "image", timings)
                                      for b in self._boxes(img, timings))]
             if ran:
@@ -344,7 +358,7 @@ class Landmarker:
 
     def reset(self) -> None:
         """Forget the track (for example between videos)."""
-        self._track, self._last_ts = [], None
+        self._track, self._last_ts, self._since_detect = [], None, 0
 
 
 __all__ = ["Landmarker", "LandmarkerOptions", "LandmarkerResult", "Landmarks", "ModelLoadError", "BackendError",

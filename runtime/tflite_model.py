@@ -23,6 +23,7 @@ BUILTIN_NAMES = {
 }
 TENSOR_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool",
                 7: "int16", 9: "int8", 10: "float64"}
+TYPE_SIZES = {0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 6: 1, 7: 2, 9: 1, 10: 8}
 MAX_TENSOR_ELEMENTS = 1 << 31
 
 
@@ -129,7 +130,24 @@ class _Reader:
 
     def table(self, table, index):
         p = self.field(table, index)
-        return None if p is None else self.deref(p)
+        return None if p is None else self.check_table(self.deref(p))
+
+    def check_table(self, table: int) -> int:
+        """The table at ``table`` with its vtable and inline fields inside the file (the reads a
+        flatbuffer accessor does without checking)."""
+        vt = table - self.i32(table)
+        vsize, tsize = self.u16(vt), self.u16(vt + 2)
+        if vsize < 4 or vsize % 2 or tsize < 4:
+            raise ModelFormatError(f"corrupt vtable at byte {vt}")
+        self._need(vt, vsize, "vtable")
+        self._need(table, tsize, "table")
+        return table
+
+    def typed_vector(self, table, index, itemsize: int, what: str) -> tuple[int, int] | None:
+        v = self.vector(table, index)
+        if v is not None:
+            self._need(v[0], itemsize * v[1], what)
+        return v
 
     def vector(self, table, index) -> tuple[int, int] | None:
         p = self.field(table, index)
@@ -168,7 +186,7 @@ class _Reader:
             return []
         start, n = v
         self._need(start, 4 * n, "table vector")
-        return [self.deref(start + 4 * i) for i in range(n)]
+        return [self.check_table(self.deref(start + 4 * i)) for i in range(n)]
 
 
 def read_model(data: bytes) -> ModelInfo:
@@ -204,26 +222,48 @@ def read_model(data: bytes) -> ModelInfo:
         else:
             codes.append((BUILTIN_NAMES.get(code, f"BUILTIN_{code}"), False))
     buffers = r.tables(root, 4)
+    buffer_sizes = [(v[1] if (v := r.typed_vector(b, 0, 1, "buffer")) else 0) for b in buffers]
     subgraphs = r.tables(root, 2)
     if not subgraphs:
         raise ModelFormatError("model has no subgraphs")
     sg = subgraphs[0]
     tensors = []
+    def short(shape):  # a corrupt shape can be thousands of numbers long: keep errors one short line
+        return str(shape) if len(shape) <= 8 else f"{str(shape[:8])[:-1]}, ... ({len(shape)} dims))"
+
     for t in r.tables(sg, 0):
         shape = r.int_vector(t, 0)
+        if len(shape) > 16:
+            raise ModelFormatError(f"tensor of rank {len(shape)} {short(shape)}")
         if any(d < -1 for d in shape):
-            raise ModelFormatError(f"tensor with negative dimension {shape}")
+            raise ModelFormatError(f"tensor with negative dimension {short(shape)}")
         n = 1
         for d in shape:
             n *= max(d, 1)
         if n > MAX_TENSOR_ELEMENTS:
-            raise ModelFormatError(f"tensor of shape {shape} is absurdly large")
+            raise ModelFormatError(f"tensor of shape {short(shape)} is absurdly large")
         p = r.field(t, 1)
         ttype = r.i8(p) if p is not None else 0
         p = r.field(t, 2)
         buf = r.u32(p) if p is not None else 0
         if buf >= max(len(buffers), 1):
             raise ModelFormatError(f"tensor refers to buffer {buf} of {len(buffers)}")
+        q = r.table(t, 4)  # quantization: min, max, scale (float), zero_point (int64), details
+        if q is not None:
+            counts = [(v[1] if v else 0) for v in (r.typed_vector(q, i, sz, "quantization vector")
+                                                   for i, sz in ((0, 4), (1, 4), (2, 4), (3, 8)))]
+            if counts[2] and counts[3] and counts[2] != counts[3]:
+                raise ModelFormatError(f"tensor has {counts[2]} scales but {counts[3]} zero points")
+            r.table(q, 5)
+        if r.field(t, 6) is not None or r.field(t, 9) is not None:
+            raise ModelFormatError("sparse or variant tensors are not supported by the runtime")
+        r.int_vector(t, 7)  # shape_signature
+        size = TYPE_SIZES.get(ttype)
+        if buffers and buf and size and all(d >= 0 for d in shape):
+            data_len = buffer_sizes[buf]
+            if data_len and data_len != n * size:
+                raise ModelFormatError(f"constant tensor of shape {short(shape)} has {data_len} bytes, "
+                                       f"expected {n * size}")
         tensors.append(TensorInfo(r.string(t, 3), tuple(shape), TENSOR_TYPES.get(ttype, f"type{ttype}"), buf))
     nt = len(tensors)
 
@@ -240,6 +280,9 @@ def read_model(data: bytes) -> ModelInfo:
         if ci >= len(codes):
             raise ModelFormatError(f"operator uses opcode {ci} of {len(codes)}")
         name, custom = codes[ci]
+        r.table(o, 4)  # builtin options
+        r.typed_vector(o, 7, 1, "mutating_variable_inputs")
+        r.int_vector(o, 8)  # intermediates
         ops.append(OpInfo(name, custom, check(r.int_vector(o, 1), name), check(r.int_vector(o, 2), name),
                           r.bytes_vector(o, 5) if custom else b""))
     inputs = list(check(r.int_vector(sg, 1), "graph input"))

@@ -118,7 +118,12 @@ def load(path: str | Path | None = None) -> ctypes.CDLL:
     global _LIB
     if _LIB is not None and path is None:
         return _LIB
-    lib = ctypes.CDLL(str(path or build()))
+    if path is None and os.environ.get("BNN_KERNELS_LIB"):  # a prebuilt library (e.g. a sanitizer build)
+        path = os.environ["BNN_KERNELS_LIB"]
+        lib = ctypes.CDLL(str(path))
+        path = None
+    else:
+        lib = ctypes.CDLL(str(path or build()))
     lib.bnn_register.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     lib.bnn_register.restype = ctypes.c_int
     lib.bnn_version.restype = ctypes.c_char_p
@@ -130,6 +135,9 @@ def load(path: str | Path | None = None) -> ctypes.CDLL:
     lib.bnn_profile_enable.argtypes = [ctypes.c_int]
     lib.bnn_registration.argtypes = [ctypes.c_char_p]
     lib.bnn_registration.restype = ctypes.c_void_p
+    lib.bnn_check_options.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
+                                      ctypes.POINTER(ctypes.c_char_p)]
+    lib.bnn_check_options.restype = ctypes.c_int
     if path is None:
         _LIB = lib
     return lib

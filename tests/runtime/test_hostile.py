@@ -1,6 +1,10 @@
 """Hostile inputs: malformed model bytes and hostile images never crash the runtime."""
 
+import json
+import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -16,6 +20,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = (ROOT / "runtime" / "assets" / "face_detection_short_range.tflite").read_bytes()
+# examples per property; `make fuzz` raises it
+SCALE = max(1, int(os.environ.get("BNN_FUZZ_CASES", "4000")) // 4000)
 
 
 def _parse(data):
@@ -25,7 +31,7 @@ def _parse(data):
         pass
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(0, len(MODEL) - 1), st.integers(0, 255)), min_size=1, max_size=20))
 def test_reader_survives_byte_mutations(edits):
     data = bytearray(MODEL)
@@ -34,13 +40,13 @@ def test_reader_survives_byte_mutations(edits):
     _parse(bytes(data))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200 * SCALE, deadline=None)
 @given(st.integers(0, len(MODEL)))
 def test_reader_survives_truncation(n):
     _parse(MODEL[:n])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300 * SCALE, deadline=None)
 @given(st.binary(min_size=0, max_size=512))
 def test_reader_survives_random_bytes(blob):
     _parse(b"\x10\x00\x00\x00TFL3" + blob)
@@ -113,3 +119,61 @@ def test_cmyk_jpeg_and_animated_gif(tmp_path):
             assert name in str(e)
         else:
             assert out.shape == (30, 40, 3) and out.dtype == np.uint8
+
+
+LOAD_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+import numpy as np
+from runtime.landmarker import Landmarker, LandmarkerOptions, ModelLoadError
+res = {"rejected": 0, "ran": 0, "messages": set()}
+for p in sorted(Path(sys.argv[1]).glob("*.tflite")) + sorted(Path(sys.argv[1]).glob("*.onnx")):
+    try:
+        with Landmarker(LandmarkerOptions(model_path=p, backend=sys.argv[2])) as lm:
+            lm.detect(np.zeros((64, 64, 3), np.uint8), boxes=[(8, 8, 48, 48)])
+        res["ran"] += 1
+    except ModelLoadError as e:
+        assert "\n" not in str(e) and len(str(e)) < 400, str(e)
+        res["rejected"] += 1
+        res["messages"].add(str(e).split(":")[0][:40])
+res["messages"] = len(res["messages"])
+print(json.dumps(res))
+"""
+
+
+def test_corrupt_model_files_are_rejected_end_to_end(tmp_path):
+    """Truncated, bit-flipped and garbage .tflite / .onnx files with a valid sidecar (its sha256
+    check disabled, so the bytes reach the parser and the interpreter) through the public loader:
+    every one fails with a one-line ModelLoadError or runs; the process never crashes."""
+    pytest.importorskip("tflite_runtime")
+    from runtime.kernels import available
+
+    src = ROOT / "runtime" / "pretrained" / "face.tflite"
+    data = src.read_bytes()
+    spec = json.loads((src.with_suffix(".json")).read_text())
+    spec["tflite_sha256"] = spec["onnx_sha256"] = None
+    rng = np.random.default_rng(3)
+    n = 0
+    for i in range(40 * SCALE):
+        kind = i % 4
+        if kind == 0:
+            b = data[: rng.integers(0, len(data))]
+        elif kind == 1:
+            a = np.frombuffer(data, np.uint8).copy()
+            idx = rng.integers(0, len(a), rng.integers(1, 50))
+            a[idx] ^= (1 << rng.integers(0, 8, len(idx))).astype(np.uint8)
+            b = a.tobytes()
+        elif kind == 2:
+            b = rng.integers(0, 256, rng.integers(0, 4096), dtype=np.uint8).tobytes()
+        else:
+            b = b"TFL3" + data[8: 8 + rng.integers(0, 2000)]
+        name = f"m{i:04d}" + (".onnx" if i % 5 == 4 else ".tflite")
+        (tmp_path / name).write_bytes(b)
+        (tmp_path / name).with_suffix(".json").write_text(json.dumps(spec))
+        n += 1
+    backend = "tflite" if available()[0] else "auto"
+    r = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, str(tmp_path), backend], capture_output=True, text=True,
+                       cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=900)
+    assert r.returncode == 0, f"child crashed (rc {r.returncode}): {r.stderr[-2000:]}"
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["rejected"] + res["ran"] == n and res["rejected"] >= n // 2, res

@@ -160,59 +160,9 @@ def test_hostile_models_get_errors_not_crashes(tmp_path):
     """Corrupted custom options, shapes and types of LCE ops: every model either runs or fails
     with a Python exception; the process never crashes (checked in a child process)."""
     pytest.importorskip("tensorflow")
-    import flatbuffers
-    from tensorflow.lite.python import schema_py_generated as schema
+    from helpers import hostile_lce_models
 
-    base = (kernels.SELFTEST / "selftest.tflite").read_bytes()
-    rng = np.random.default_rng(7)
-
-    def mutated(fn):
-        m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(base, 0))
-        fn(m)
-        b = flatbuffers.Builder(1024)
-        b.Finish(m.Pack(b), file_identifier=b"TFL3")
-        return bytes(b.Output())
-
-    def lce_ops(m):
-        g = m.subgraphs[0]
-        return [op for op in g.operators if m.operatorCodes[op.opcodeIndex].customCode]
-
-    n = 0
-    for i in range(120):
-        def mutate(m, i=i):
-            ops = lce_ops(m)
-            op = ops[rng.integers(len(ops))]
-            g = m.subgraphs[0]
-            kind = i % 6
-            if kind == 0 and op.customOptions is not None and len(op.customOptions):
-                o = np.array(op.customOptions, np.uint8)
-                for _ in range(rng.integers(1, 4)):
-                    o[rng.integers(len(o))] = rng.integers(256)
-                op.customOptions = o
-            elif kind == 1 and op.customOptions is not None:
-                op.customOptions = np.array(op.customOptions, np.uint8)[: rng.integers(0, len(op.customOptions) + 1)]
-            elif kind == 2:
-                t = g.tensors[[j for j in op.inputs if j >= 0][rng.integers(len([j for j in op.inputs if j >= 0]))]]
-                if t.shape is not None and len(t.shape):
-                    t.shape = np.array(t.shape, np.int32)
-                    t.shape[rng.integers(len(t.shape))] = int(rng.choice([0, 1, 2, 3, 31, 33, 1000]))
-            elif kind == 3:
-                t = g.tensors[op.outputs[0]]
-                t.type = int(rng.choice([0, 1, 2, 3, 7, 9]))
-            elif kind == 4:
-                t = g.tensors[op.outputs[0]]
-                t.shape = np.array(rng.integers(1, 9, rng.integers(1, 6)), np.int32)
-            else:
-                ins = np.array(op.inputs, np.int32)
-                ins[rng.integers(len(ins))] = int(rng.choice([-1, 0, len(g.tensors) - 1]))
-                op.inputs = ins
-
-        try:
-            data = mutated(mutate)
-        except Exception:  # noqa: BLE001 - an unserialisable mutation is not a test case
-            continue
-        (tmp_path / f"m{i:03d}.tflite").write_bytes(data)
-        n += 1
+    n = hostile_lce_models(kernels.SELFTEST / "selftest.tflite", tmp_path, 120)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     r = subprocess.run([sys.executable, "-c", FUZZ_SCRIPT, str(tmp_path)], capture_output=True, text=True,
                        env=env, cwd=ROOT, timeout=600)

@@ -44,11 +44,20 @@ def _frames(path):
 
 def test_tracking_skips_the_detector(tiny, tmp_path):
     video = make_video(tmp_path / "clip.mp4")
-    with Landmarker(LandmarkerOptions(model_path=tiny, running_mode="video", track_threshold=0.0)) as lm:
+    with Landmarker(LandmarkerOptions(model_path=tiny, running_mode="video", track_threshold=0.0,
+                                      redetect_every=0)) as lm:
         results = [lm.detect_for_video(f, 40 * i) for i, f in enumerate(_frames(video))]
     assert len(results) == 24 and lm.stats["detector_calls"] == 1
     assert [r.detector_ran for r in results].count(True) == 1
     assert all(r.landmarks and r.landmarks[0].source == "track" for r in results[1:])
+
+
+def test_tracks_are_revalidated_by_the_detector_every_n_frames(tiny, tmp_path):
+    video = make_video(tmp_path / "clip.mp4")
+    with Landmarker(LandmarkerOptions(model_path=tiny, running_mode="video", track_threshold=0.0,
+                                      redetect_every=5)) as lm:
+        ran = [lm.detect_for_video(f, 40 * i).detector_ran for i, f in enumerate(_frames(video))]
+    assert [i for i, r in enumerate(ran) if r] == [0, 5, 10, 15, 20]
 
 
 def test_lost_track_redetects(tiny, tmp_path):
@@ -71,7 +80,7 @@ def test_cli_video_and_broken_inputs(tiny, tmp_path):
     (tmp_path / "notavideo.avi").write_bytes(b"RIFF....AVI garbage" * 10)
     out = tmp_path / "out"
     r = _cli([str(video), str(tmp_path / "cut.mp4"), str(tmp_path / "notavideo.avi"), "--model", str(tiny),
-              "--output", str(out), "--track-threshold", "0"], tmp_path)
+              "--output", str(out), "--track-threshold", "0", "--redetect-every", "0"], tmp_path)
     assert r.returncode == 1, r.stderr
     recs = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     good = [x for x in recs if x["source"].endswith("clip.mp4")]

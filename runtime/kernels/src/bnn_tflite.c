@@ -632,6 +632,15 @@ BNN_API int bnn_register(void* resolver, void* add_custom) {
   return 0;
 }
 
+/* Parse LceBconv2d (pool = 0) or LceBMaxPool2d (pool = 1) custom options as Init does: 1 if
+ * valid, else 0 with the reason in *error. For fuzzing the parser on its own. */
+BNN_API int bnn_check_options(const char* buffer, size_t length, int pool, const char** error) {
+  op_options o;
+  parse_options(buffer, length, pool, &o);
+  if (error) *error = o.ok ? 0 : o.error;
+  return o.ok;
+}
+
 BNN_API const char* bnn_version(void) { return BNN_VERSION; }
 BNN_API int bnn_isa(void) { return bnn_selected_isa(); }
 BNN_API size_t bnn_registration_size(void) { return sizeof(TfLiteRegistration); }

@@ -5,8 +5,9 @@ import java.util.List;
 
 /**
  * The live pipeline of runtime/landmarker.py (video mode) in plain Java: track each face from the
- * previous frame's landmarks, run the detector only when no track is left (mean heatmap peak below
- * {@code trackThreshold}), crop, run the model, decode, map back to image pixels.
+ * previous frame's landmarks, run the detector when no track is left (mean heatmap peak below
+ * {@code trackThreshold}) and every {@code redetectEvery} frames (the binary model's peaks stay
+ * fairly high on non-faces), crop, run the model, decode, map back to image pixels.
  */
 public final class Landmarker {
     private final ModelSpec spec;
@@ -14,6 +15,7 @@ public final class Landmarker {
     private final FaceDetector detector;
     private final float trackThreshold;
     private final int maxFaces;
+    private int redetectEvery = 15, sinceDetect = 0;
     private final float[] input;
     private List<Face> track = new ArrayList<>();
     /** Milliseconds of the last frame's stages: detect, crop, inference, decode. */
@@ -32,7 +34,13 @@ public final class Landmarker {
     /** Swaps the model (for example binary <-> float) keeping the track; specs must share the layout. */
     public void setModel(HeatmapModel model) { this.model = model; }
 
-    public void reset() { track = new ArrayList<>(); }
+    public void reset() {
+        track = new ArrayList<>();
+        sinceDetect = 0;
+    }
+
+    /** Re-run the detector every n frames even while tracking (0: only when the track is lost). */
+    public void setRedetectEvery(int n) { redetectEvery = Math.max(0, n); }
 
     /** Landmarks for the landmark box {x, y, w, h} (image pixels) of an upright RGB image. */
     public Face inBox(RgbSource image, double[] box, String source) {
@@ -63,7 +71,9 @@ public final class Landmarker {
         for (int i = 0; i < lastMs.length; i++) lastMs[i] = 0;
         lastRanDetector = false;
         List<Face> out = new ArrayList<>();
-        for (Face prev : track) {
+        sinceDetect++;
+        boolean due = redetectEvery > 0 && sinceDetect >= redetectEvery;
+        for (Face prev : due ? new ArrayList<Face>() : track) {
             double[] b = Box.ofPoints(prev.xy);
             if (b == null) continue;
             Face f = inBox(frame, b, "track");
@@ -71,6 +81,7 @@ public final class Landmarker {
         }
         if (out.isEmpty()) {
             lastRanDetector = true;
+            sinceDetect = 0;
             long t0 = System.nanoTime();
             List<Box> dets = detector.detect(frame);
             lastMs[0] = (System.nanoTime() - t0) / 1e6;

@@ -132,6 +132,13 @@ public class PipelineTest {
             List<Face> second = lm.process(img);
             assertTrue("a static face must stay tracked", !lm.lastRanDetector);
             assertEquals("track", second.get(0).source);
+            lm.setRedetectEvery(3); // every 3rd frame after a detection, as the Python runtime does
+            boolean[] ran = new boolean[6];
+            for (int i = 0; i < ran.length; i++) {
+                lm.process(img);
+                ran[i] = lm.lastRanDetector;
+            }
+            assertTrue(java.util.Arrays.equals(new boolean[] {false, true, false, false, true, false}, ran));
         }
     }
 
