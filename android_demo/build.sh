@@ -24,7 +24,7 @@ declare -A WHEEL_SHA=(
 )
 declare -A ABI_PLATFORM=([arm64-v8a]=android_23_arm64_v8a [x86_64]=android_23_x86_64 [host]=manylinux_2_27_x86_64)
 declare -A ABI_TARGET=([arm64-v8a]=aarch64-linux-android24 [x86_64]=x86_64-linux-android24 [host]=x86_64-linux-gnu)
-APT_PACKAGES=(aapt apksigner zipalign clang lld junit4 libandroid-json-java)
+APT_PACKAGES=(aapt apksigner zipalign clang lld junit4 libandroid-json-java zip unzip)
 JAVA_HOME=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}
 
 die() { echo "android_demo/build.sh: $*" >&2; exit 1; }

@@ -38,6 +38,27 @@ def tiny_model(folder: Path, name: str = "face", **overrides) -> Path:
     return Path(rep.path)
 
 
+# Child-process script: run every .tflite in argv[1] with the project's kernels (2 threads) on
+# zeros; count runs and Python-level errors. A crash shows as the child's exit status.
+RUN_MODELS_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+import numpy as np
+from runtime import kernels
+res = {"error": 0, "ran": 0}
+for p in sorted(Path(sys.argv[1]).glob("*.tflite")):
+    try:
+        it = kernels.interpreter(p.read_bytes(), 2)
+        d = it.get_input_details()[0]
+        it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+        it.invoke()
+        res["ran"] += 1
+    except (RuntimeError, ValueError):
+        res["error"] += 1
+print(json.dumps(res))
+"""
+
+
 def hostile_lce_models(base_model: Path, out: Path, count: int, seed: int = 7) -> int:
     """Write up to ``count`` mutations of a model with LCE ops into ``out`` (corrupted custom
     options, truncated options, odd shapes and types, bad operand indices); returns how many."""

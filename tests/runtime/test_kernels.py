@@ -137,34 +137,17 @@ def test_shipped_models_match_lce(path, isa_env):
                 np.testing.assert_array_equal(_run(model, xi[None], threads)[0], w)
 
 
-FUZZ_SCRIPT = r"""
-import sys, json
-from pathlib import Path
-from runtime import kernels
-res = {"error": 0, "ran": 0}
-for p in sorted(Path(sys.argv[1]).glob("*.tflite")):
-    try:
-        it = kernels.interpreter(p.read_bytes(), 2)
-        d = it.get_input_details()[0]
-        import numpy as np
-        it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
-        it.invoke()
-        res["ran"] += 1
-    except (RuntimeError, ValueError):
-        res["error"] += 1
-print(json.dumps(res))
-"""
 
 
 def test_hostile_models_get_errors_not_crashes(tmp_path):
     """Corrupted custom options, shapes and types of LCE ops: every model either runs or fails
     with a Python exception; the process never crashes (checked in a child process)."""
     pytest.importorskip("tensorflow")
-    from helpers import hostile_lce_models
+    from helpers import RUN_MODELS_SCRIPT, hostile_lce_models
 
     n = hostile_lce_models(kernels.SELFTEST / "selftest.tflite", tmp_path, 120)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-c", FUZZ_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-c", RUN_MODELS_SCRIPT, str(tmp_path)], capture_output=True, text=True,
                        env=env, cwd=ROOT, timeout=600)
     assert r.returncode == 0, f"child crashed (rc {r.returncode}): {r.stderr[-2000:]}"
     res = json.loads(r.stdout.strip().splitlines()[-1])

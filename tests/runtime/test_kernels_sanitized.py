@@ -58,23 +58,6 @@ for _ in range(int(sys.argv[2])):
 print(json.dumps({"cases": n, "valid": ok}))
 """
 
-MODELS_SCRIPT = r"""
-import json, sys
-from pathlib import Path
-import numpy as np
-from runtime import kernels
-res = {"error": 0, "ran": 0}
-for p in sorted(Path(sys.argv[1]).glob("*.tflite")):
-    try:
-        it = kernels.interpreter(p.read_bytes(), 2)
-        d = it.get_input_details()[0]
-        it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
-        it.invoke()
-        res["ran"] += 1
-    except (RuntimeError, ValueError):
-        res["error"] += 1
-print(json.dumps(res))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -129,10 +112,10 @@ def test_option_parser_fuzzed_under_sanitizers(sanitized):
 
 def test_hostile_models_under_sanitizers(sanitized, tmp_path):
     pytest.importorskip("tensorflow")
-    from helpers import hostile_lce_models
+    from helpers import RUN_MODELS_SCRIPT, hostile_lce_models
 
     n = hostile_lce_models(kernels.SELFTEST / "selftest.tflite", tmp_path, max(150, CASES // 25), seed=11)
-    res = _run(MODELS_SCRIPT, [str(tmp_path)], sanitized)
+    res = _run(RUN_MODELS_SCRIPT, [str(tmp_path)], sanitized)
     assert res["ran"] + res["error"] == n and res["error"] > 0, res
 
 
