@@ -150,6 +150,32 @@ def markdown(card: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_sample(name: str, out: Path) -> Path:
+    """The README's sample: the shipped face model on the bundled public-domain portrait, as
+    ``make demo`` draws it, cropped to the face (300 px wide)."""
+    import cv2
+
+    from runtime.draw import annotate
+    from runtime.image import read_image
+    from runtime.io import atomic_write_bytes
+    from runtime.landmarker import Landmarker, LandmarkerOptions
+
+    img = read_image(ROOT / "runtime" / "assets" / "astronaut.jpg")
+    with Landmarker(LandmarkerOptions(model_path=SHIPPED / f"{name}.tflite", detector="haar")) as lm:
+        res = lm.detect(img)
+        spec = lm.spec
+    if not res.landmarks:
+        raise RuntimeError("no face found on the sample")
+    drawn = annotate(img, res, spec)
+    x, y, w, h = res.landmarks[0].box
+    cx, cy, side = x + w / 2, y + h / 2, 1.6 * max(w, h)
+    x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+    crop = drawn[y0:y0 + int(side * 16 / 15), x0:x0 + int(side)]
+    crop = cv2.resize(crop, (300, int(300 * crop.shape[0] / crop.shape[1])), interpolation=cv2.INTER_AREA)
+    atomic_write_bytes(out, cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m models.card", description=__doc__)
     p.add_argument("--model", default="face")
@@ -171,6 +197,8 @@ def main(argv=None) -> int:
     atomic_write_bytes(PRETRAINED / f"{args.model}.card.json", (json.dumps(card, indent=1) + "\n").encode())
     atomic_write_bytes(PRETRAINED / f"{args.model}.md", markdown(card).encode())
     print(markdown(card))
+    if card["config"]["task"] == "face" and card["config"].get("binary"):
+        print(f"sample: {render_sample(args.model, ROOT / 'docs' / f'sample_{args.model}.jpg')}")
     return 0
 
 
