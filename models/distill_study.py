@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     atomic_write_bytes(out / "report.json", (json.dumps(report, indent=1) + "\n").encode())
     lines = [f"# Distillation study: {a.model}, {a.epochs} epochs, teacher {a.teacher}", "",
              f"`python -m models.distill_study --epochs {a.epochs}`; same seed, split and schedule.", "",
-             f"| run | best val {key} | at epoch | CPU time (s) |", "|---|---:|---:|---:|"]
+             f"| run | best val {key} | at epoch | wall time (s) |", "|---|---:|---:|---:|"]
     for name, r in res.items():
         v = r["best"][key]
         lines.append(f"| {name} | {100 * v:.2f} % | {r['best_epoch']} | {r['seconds']:.0f} |")
