@@ -117,6 +117,7 @@ hostjava() {
 }
 
 test_() {
+  [ "$(uname -m)" = x86_64 ] || die "the host tests load the x86_64 liblitert-lm.so: run them on x86_64 Linux"
   log "golden vectors from the Python runtime"
   "$PYTHON" -m convert.android_golden --out "$OUT/golden"
   log "JUnit (host JVM, x86_64 liblitert-lm.so)"
