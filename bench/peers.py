@@ -20,15 +20,11 @@ prints one JSON line like ``bench.worker`` (latency per face, peak RSS, model by
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import resource
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -101,22 +97,13 @@ class DlibPeer:
 
 
 def fetch_mediapipe() -> Path:
-    """Extract face_landmark.tflite from the pinned mediapipe wheel (pip download, no deps)."""
-    if MP_MODEL.exists() and hashlib.sha256(MP_MODEL.read_bytes()).hexdigest() == MP_SHA256:
-        return MP_MODEL
-    with tempfile.TemporaryDirectory() as d:
-        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", d, MP_WHEEL],
-                           capture_output=True, text=True)
-        wheels = list(Path(d).glob("mediapipe-*.whl"))
-        if r.returncode or not wheels:
-            raise PeerUnavailable(f"cannot download {MP_WHEEL}: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
-        data = zipfile.ZipFile(wheels[0]).read(MP_MEMBER)
-    if hashlib.sha256(data).hexdigest() != MP_SHA256:
-        raise PeerUnavailable(f"{MP_MEMBER} in {MP_WHEEL} has an unexpected sha256")
-    from runtime.io import atomic_write_bytes
+    """Extract face_landmark.tflite from the pinned mediapipe wheel (as ``make blazeface`` does)."""
+    from runtime.fetch_blazeface import extract_from_wheel
 
-    atomic_write_bytes(MP_MODEL, data)
-    return MP_MODEL
+    try:
+        return extract_from_wheel(MP_MEMBER, MP_SHA256, MP_MODEL, MP_WHEEL)
+    except RuntimeError as e:
+        raise PeerUnavailable(str(e)) from None
 
 
 class MediaPipePeer:

@@ -19,25 +19,35 @@ SHA256 = "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
 DEST = Path(__file__).resolve().parent / "assets" / "face_detection_short_range.tflite"
 
 
-def main() -> int:
-    if DEST.exists() and hashlib.sha256(DEST.read_bytes()).hexdigest() == SHA256:
-        print(f"{DEST} is present and intact")
-        return 0
+def extract_from_wheel(member: str, sha256: str, dest: Path, wheel: str = WHEEL) -> Path:
+    """Extract ``member`` of the pinned mediapipe wheel (pip download, no deps) to ``dest`` after
+    checking its sha256; nothing is downloaded when ``dest`` is already intact.
+    Raises RuntimeError naming what failed."""
+    if dest.exists() and hashlib.sha256(dest.read_bytes()).hexdigest() == sha256:
+        return dest
     with tempfile.TemporaryDirectory() as d:
-        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", d, WHEEL],
+        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", d, wheel],
                            capture_output=True, text=True)
         wheels = list(Path(d).glob("mediapipe-*.whl"))
         if r.returncode or not wheels:
-            print(f"error: cannot download {WHEEL}: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-            return 2
-        data = zipfile.ZipFile(wheels[0]).read(MEMBER)
-    if hashlib.sha256(data).hexdigest() != SHA256:
-        print(f"error: {MEMBER} in {wheels[0].name} has an unexpected sha256", file=sys.stderr)
-        return 2
+            raise RuntimeError(f"cannot download {wheel}: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
+        data = zipfile.ZipFile(wheels[0]).read(member)
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise RuntimeError(f"{member} in {wheels[0].name} has an unexpected sha256")
     from runtime.io import atomic_write_bytes
 
-    atomic_write_bytes(DEST, data)
-    print(f"wrote {DEST}")
+    atomic_write_bytes(dest, data)
+    return dest
+
+
+def main() -> int:
+    intact = DEST.exists() and hashlib.sha256(DEST.read_bytes()).hexdigest() == SHA256
+    try:
+        extract_from_wheel(MEMBER, SHA256, DEST)
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{DEST} is present and intact" if intact else f"wrote {DEST}")
     return 0
 
 
