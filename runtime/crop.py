@@ -70,6 +70,14 @@ def box_of_points(xy: np.ndarray, visible: np.ndarray | None = None) -> tuple[fl
     return float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])
 
 
+def whole_image_box(shape: tuple, crop_scale: float) -> tuple[float, float, float, float]:
+    """The object box (x, y, w, h), image pixels, whose crop (``box_crop``) is the image's centred
+    square of side max(H, W): what the runtime uses for a pose model given no box. ``shape``: (H, W, ...)."""
+    h, w = shape[:2]
+    side = max(h, w) / crop_scale
+    return ((w - side) / 2, (h - side) / 2, side, side)
+
+
 def box_crop(box: tuple[float, float, float, float], crop_scale: float) -> tuple[tuple[float, float], float]:
     """Crop convention: box ``(x, y, w, h)`` -> (centre ``(cx, cy)``, side = crop_scale * max(w, h))."""
     x, y, w, h = box

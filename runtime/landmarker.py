@@ -268,9 +268,7 @@ class Landmarker:
 
     def _boxes(self, image: np.ndarray, timings: dict) -> list[tuple]:
         if self.spec.task != "face":
-            h, w = image.shape[:2]
-            side = max(h, w) / self.spec.crop_scale
-            return [((w - side) / 2, (h - side) / 2, side, side)]
+            return [crop.whole_image_box(image.shape, self.spec.crop_scale)]
         t0 = time.perf_counter()
         dets: list[Box] = self.detector.detect(image)
         timings["detect"] = timings.get("detect", 0.0) + 1000 * (time.perf_counter() - t0)

@@ -21,7 +21,7 @@ def _card(name):
     return json.loads(p.read_text())
 
 
-@pytest.mark.parametrize("name", ["face"])
+@pytest.mark.parametrize("name", ["face", "pose-lsp"])
 def test_shipped_tflite_reproduces_card_metric(name, shared_data):
     from models.card import SUBSET
     from models.data import load_dataset, split

@@ -13,7 +13,8 @@ def test_loss_falls_on_real_face_crops(shared_data):
     samples = load_pts_folder(shared_data / "face300w/train/afw")[:8]
     cfg = get_config("face", input_size=64, width=32, depth=2)
     ds = make_dataset(ImageCache(samples), cfg, batch=8, train=False)
-    x, y = next(iter(ds))
+    x, y, jw = next(iter(ds))
+    assert jw.shape == (8, 68) and float(tf.reduce_min(jw)) == 1.0  # every face point annotated, in crop
     tf.keras.utils.set_random_seed(0)
     model = build_model(config=cfg)
     opt = tf.keras.optimizers.Adam(1e-3)
