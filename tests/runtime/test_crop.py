@@ -43,3 +43,9 @@ def test_box_helpers():
         crop.box_of_points(pts, visible=[0, 0, 0])
     with pytest.raises(ValueError):
         crop.crop_matrix((0, 0), 0.0, 10)
+
+
+def test_whole_image_box_crops_the_centred_square():
+    box = crop.whole_image_box((300, 500, 3), 1.25)
+    centre, side = crop.box_crop(box, 1.25)
+    assert np.allclose(centre, (250, 150)) and np.isclose(side, 500)
