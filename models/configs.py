@@ -87,18 +87,22 @@ class Config:
             input_size=self.input_size, heatmap_size=self.heatmap_size,
             crop_scale=self.crop_scale, decode_method=self.decode_method,
             heatmap_sigma=self.heatmap_sigma, binary=self.binary, config=self.to_dict(),
-            detector_calibration=detector_calibration() if self.task == "face" else {},
+            detector_calibration=detector_calibration(self.task),
         )
 
 
 CALIBRATION = Path(__file__).resolve().parent / "pretrained" / "detector_calibration.json"
 
 
-def detector_calibration() -> dict:
-    """Detector-box -> landmark-box mappings fitted by ``python -m models.calibrate``."""
+def detector_calibration(task: str) -> dict:
+    """Detector-box -> object-box mappings fitted by ``python -m models.calibrate``, for the
+    detectors of ``task`` ("face" or "pose")."""
+    from runtime.detectors import TASKS
+
     if not CALIBRATION.exists():
         return {}
-    return {k: {kk: v[kk] for kk in ("dx", "dy", "scale")} for k, v in json.loads(CALIBRATION.read_text()).items()}
+    return {k: {kk: v[kk] for kk in ("dx", "dy", "scale")} for k, v in json.loads(CALIBRATION.read_text()).items()
+            if TASKS.get(k, "face") == task}
 
 
 _BASES = {

@@ -35,16 +35,20 @@ class KerasBackend:
 
 
 def predict(backend, spec, samples, crop_mode: str = "gt", flip_test: bool = False, progress: bool = True,
-            detector: str = "haar"):
-    """Keypoints (N, K, 2) in image pixels (NaN rows for faces the detector missed)."""
+            detector: str | None = None, stats: dict | None = None):
+    """Keypoints (N, K, 2) in image pixels. Detector crops: NaN rows for faces the detector missed;
+    a pose model gets the whole image there, as the runtime does (counted in ``stats["detector_missed"]``)."""
     from tqdm import tqdm
 
     from runtime import crop
-    from runtime.detectors import DEFAULT_CALIBRATION, calibrated_box
+    from runtime.detectors import DEFAULT_CALIBRATION, DEFAULT_FOR_TASK, calibrated_box
     from runtime.detectors import create as create_detector
     from runtime.landmarker import landmarks_in_box
 
+    detector = detector or DEFAULT_FOR_TASK[spec.task]
     det = create_detector(detector) if crop_mode == "detector" else None
+    stats = {} if stats is None else stats
+    stats["detector_missed"] = 0
     cal = spec.detector_calibration.get(detector) or DEFAULT_CALIBRATION.get(detector, {})
     out = np.full((len(samples), spec.num_keypoints, 2), np.nan, np.float32)
     for i, s in enumerate(tqdm(samples, desc="evaluating", disable=not progress, mininterval=2)):
@@ -54,13 +58,17 @@ def predict(backend, spec, samples, crop_mode: str = "gt", flip_test: bool = Fal
         elif det is None:
             box = s.box or crop.box_of_points(s.keypoints, s.visible)
         else:
-            x, y, w, h = crop.box_of_points(s.keypoints)
+            x, y, w, h = crop.box_of_points(s.keypoints, s.visible)
             gc = (x + w / 2, y + h / 2)
             boxes = [b for b in det.detect(img) if abs(b.x + b.w / 2 - gc[0]) < b.w / 2
                      and abs(b.y + b.h / 2 - gc[1]) < b.h / 2]
             if not boxes:
-                continue
-            box = calibrated_box(boxes[0], cal)
+                stats["detector_missed"] += 1
+                if spec.task == "face":
+                    continue
+                box = crop.whole_image_box(img.shape, spec.crop_scale)
+            else:
+                box = calibrated_box(boxes[0], cal)
         out[i] = landmarks_in_box(backend, spec, img, box, flip_test=flip_test).keypoints
     return out
 
@@ -136,14 +144,20 @@ def markdown(res: dict, title: str) -> str:
 
 
 def evaluate(backend, spec, samples, out: Path | None = None, crop_mode="gt", flip_test=False, title="",
-             progress=True, detector: str = "haar") -> dict:
-    pred = predict(backend, spec, samples, crop_mode, flip_test, progress, detector)
+             progress=True, detector: str | None = None) -> dict:
+    stats: dict = {}
+    pred = predict(backend, spec, samples, crop_mode, flip_test, progress, detector, stats)
     gt = np.stack([s.keypoints for s in samples])
     if spec.task == "face":
         res = face_metrics(pred, gt)
     else:
         res = pose_metrics(pred, gt, np.stack([s.visible for s in samples]), spec.keypoint_names)
-    res.update({"model": spec.name, "crop": f"detector:{detector}" if crop_mode == "detector" else crop_mode,
+        if crop_mode == "detector":
+            res["detector_missed_whole_image"] = stats["detector_missed"]
+    from runtime.detectors import DEFAULT_FOR_TASK
+
+    det_name = detector or DEFAULT_FOR_TASK[spec.task]
+    res.update({"model": spec.name, "crop": f"detector:{det_name}" if crop_mode == "detector" else crop_mode,
                 "flip_test": flip_test})
     if out is not None:
         from runtime.io import atomic_write_bytes
@@ -166,9 +180,10 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=None, help="dataset (default: ../shared/data validation split)")
     p.add_argument("--split", choices=("val", "train", "all"), default="val")
     p.add_argument("--crop", choices=("gt", "detector", "image"), default="gt",
-                   help="gt: the labelled keypoints' box; detector: the face detector's calibrated box; "
+                   help="gt: the labelled keypoints' box; detector: the detector's calibrated box; "
                         "image: the whole image (the runtime's default for pose)")
-    p.add_argument("--detector", default="haar", help="with --crop detector: haar or blazeface")
+    p.add_argument("--detector", default=None,
+                   help="with --crop detector: face haar (default) or blazeface; pose blazepose (default)")
     p.add_argument("--decode", default=None, choices=("argmax", "quarter", "parabola"),
                    help="override the spec's heatmap decode method")
     p.add_argument("--flip-test", action="store_true")

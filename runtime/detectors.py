@@ -1,6 +1,7 @@
-"""Face detectors as plug-ins: ``detect(image) -> list[Box]``.
+"""Face and person detectors as plug-ins: ``detect(image) -> list[Box]``.
 
-The default needs nothing beyond opencv-python-headless: its bundled Haar cascade. Others
+The face default needs nothing beyond opencv-python-headless: its bundled Haar cascade; pose
+models use MediaPipe's BlazePose person detector. Others
 register themselves with :func:`register` and load only when their package is installed.
 A detector's box is mapped to the landmark box the model's crop convention expects by a
 per-detector calibration (``spec.detector_calibration[name]``, fitted on training images by
@@ -56,6 +57,7 @@ class HaarDetector:
     """
 
     name = "haar"
+    task = "face"
 
     def __init__(self, max_side: int = 640, min_size_frac: float = 0.06, scale_factor: float = 1.1,
                  min_neighbors: int = 5):
@@ -84,45 +86,45 @@ class HaarDetector:
         return sorted(boxes, key=lambda b: -b.w * b.h)
 
 
-class BlazeFaceDetector:
-    """MediaPipe's BlazeFace short-range detector (``runtime/assets/face_detection_short_range.tflite``,
-    Apache-2.0, from the mediapipe 0.10.21 wheel; builtin ops only) on stock tflite-runtime.
+def ssd_anchor_centres(layout) -> np.ndarray:
+    """(N, 2) anchor centres in [0, 1] of MediaPipe's fixed-size SSD anchors: ``layout`` lists
+    (cells per side, anchors per cell) per feature map, row-major cells."""
+    out = []
+    for fm, per_cell in layout:
+        ys, xs = np.meshgrid(np.arange(fm), np.arange(fm), indexing="ij")
+        c = np.stack([(xs + 0.5) / fm, (ys + 0.5) / fm], -1).reshape(-1, 1, 2)
+        out.append(np.repeat(c, per_cell, axis=1).reshape(-1, 2))
+    return np.concatenate(out).astype(np.float32)
 
-    The image is letterboxed to a square, scaled to 128x128 and normalised to [-1, 1]; the 896
-    anchors' boxes are decoded, scored with a sigmoid and reduced by non-maximum suppression.
-    Good for faces that fill more than about a tenth of the frame (selfie / webcam distance).
-    """
 
-    name = "blazeface"
-    MODEL = Path(__file__).resolve().parent / "assets" / "face_detection_short_range.tflite"
+class _MediaPipeSSD:
+    """A MediaPipe SSD detector (builtin ops only) on stock tflite-runtime: the image is
+    letterboxed to a square, scaled to ``SIZE`` and normalised to [-1, 1]; every anchor regresses a
+    box and keypoints (``SIZE``-pixel units, relative to the anchor centre) and a logit; boxes over
+    the score threshold are reduced by non-maximum suppression."""
+
+    MODEL: Path
+    SIZE: int
+    LAYOUT: tuple
 
     def __init__(self, score_threshold: float = 0.5, nms_iou: float = 0.3, threads: int = 1):
         try:
             from tflite_runtime.interpreter import Interpreter
         except ImportError as e:
-            raise RuntimeError(f"the blazeface detector needs tflite-runtime ({e}); pip install tflite-runtime==2.14.0"
-                               ) from None
+            raise RuntimeError(f"the {self.name} detector needs tflite-runtime ({e}); "
+                               "pip install tflite-runtime==2.14.0") from None
         if not self.MODEL.exists():
             raise RuntimeError(f"{self.MODEL} is missing; run `make blazeface` to extract it from the mediapipe wheel")
         self._it = Interpreter(model_path=str(self.MODEL), num_threads=threads)
         self._it.allocate_tensors()
         self._in = self._it.get_input_details()[0]["index"]
-        outs = {d["name"]: d["index"] for d in self._it.get_output_details()}
-        self._reg, self._cls = outs["regressors"], outs["classificators"]
+        outs = sorted(self._it.get_output_details(), key=lambda d: -int(d["shape"][-1]))
+        self._reg, self._cls = outs[0]["index"], outs[1]["index"]
         self.score_threshold, self.nms_iou = score_threshold, nms_iou
-        self._anchors = self.anchors()
+        self._anchors = ssd_anchor_centres(self.LAYOUT)
 
-    @staticmethod
-    def anchors() -> np.ndarray:
-        """(896, 2) anchor centres in [0, 1]: 16x16 cells x 2 (stride 8), 8x8 cells x 6 (stride 16)."""
-        out = []
-        for fm, per_cell in ((16, 2), (8, 6)):
-            ys, xs = np.meshgrid(np.arange(fm), np.arange(fm), indexing="ij")
-            c = np.stack([(xs + 0.5) / fm, (ys + 0.5) / fm], -1).reshape(-1, 1, 2)
-            out.append(np.repeat(c, per_cell, axis=1).reshape(-1, 2))
-        return np.concatenate(out).astype(np.float32)
-
-    def detect(self, image: np.ndarray) -> list[Box]:
+    def raw(self, image: np.ndarray):
+        """-> (boxes (M, 4) x, y, w, h, keypoints (M, P, 2), scores (M,)), image pixels, after NMS."""
         import cv2
 
         h, w = image.shape[:2]
@@ -130,7 +132,7 @@ class BlazeFaceDetector:
         pad = np.zeros((side, side, 3), np.uint8)
         oy, ox = (side - h) // 2, (side - w) // 2
         pad[oy:oy + h, ox:ox + w] = image if image.ndim == 3 else image[..., None]
-        x = cv2.resize(pad, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
+        x = cv2.resize(pad, (self.SIZE, self.SIZE), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
         self._it.set_tensor(self._in, x[None])
         self._it.invoke()
         reg = self._it.get_tensor(self._reg)[0]
@@ -138,16 +140,65 @@ class BlazeFaceDetector:
         score = 1.0 / (1.0 + np.exp(-logit))
         keep = np.nonzero(score >= self.score_threshold)[0]
         if keep.size == 0:
-            return []
-        c = self._anchors[keep] + reg[keep, :2] / 128.0
-        wh = reg[keep, 2:4] / 128.0
+            return np.zeros((0, 4)), np.zeros((0, (reg.shape[1] - 4) // 2, 2)), np.zeros(0)
+        a, r = self._anchors[keep], reg[keep] / self.SIZE
+        c, wh = a + r[:, :2], r[:, 2:4]
         boxes = np.concatenate([c - wh / 2, wh], 1) * side - [ox, oy, 0, 0]
-        idx = cv2.dnn.NMSBoxes(boxes.tolist(), score[keep].tolist(), self.score_threshold, self.nms_iou)
-        out = [Box(*boxes[i], float(score[keep][i])) for i in np.reshape(idx, (-1,))]
+        kps = (a[:, None] + r[:, 4:].reshape(len(keep), -1, 2)) * side - [ox, oy]
+        idx = np.reshape(cv2.dnn.NMSBoxes(boxes.tolist(), score[keep].tolist(), self.score_threshold,
+                                          self.nms_iou), (-1,))
+        return boxes[idx], kps[idx], score[keep][idx]
+
+
+class BlazeFaceDetector(_MediaPipeSSD):
+    """MediaPipe's BlazeFace short-range detector (``runtime/assets/face_detection_short_range.tflite``,
+    Apache-2.0, from the mediapipe 0.10.21 wheel; builtin ops only) on stock tflite-runtime:
+    128x128 input, 896 anchors (16x16 cells x 2, 8x8 cells x 6). Good for faces that fill more
+    than about a tenth of the frame (selfie / webcam distance)."""
+
+    name = "blazeface"
+    task = "face"
+    MODEL = Path(__file__).resolve().parent / "assets" / "face_detection_short_range.tflite"
+    SIZE = 128
+    LAYOUT = ((16, 2), (8, 6))
+
+    @classmethod
+    def anchors(cls) -> np.ndarray:
+        """(896, 2) anchor centres in [0, 1]."""
+        return ssd_anchor_centres(cls.LAYOUT)
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        boxes, _, scores = self.raw(image)
+        return sorted((Box(*b, float(s)) for b, s in zip(boxes, scores)), key=lambda b: -b.w * b.h)
+
+
+class BlazePoseDetector(_MediaPipeSSD):
+    """MediaPipe's BlazePose person detector (``runtime/assets/pose_detection.tflite``, Apache-2.0,
+    from the mediapipe 0.10.21 wheel): 224x224 input, 2254 anchors (28x28 x 2, 14x14 x 2, 7x7 x 6).
+    It finds a person through the face (which must be visible) and regresses the hip centre and a
+    point on the circle around the whole body; the person box is that circle's square
+    (centre = hip centre, side = 2 x radius), as MediaPipe's pose pipeline does."""
+
+    name = "blazepose"
+    task = "pose"
+    MODEL = Path(__file__).resolve().parent / "assets" / "pose_detection.tflite"
+    SIZE = 224
+    LAYOUT = ((28, 2), (14, 2), (7, 6))
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        _, kps, scores = self.raw(image)
+        out = []
+        for k, s in zip(kps, scores):
+            r = float(np.hypot(*(k[1] - k[0])))
+            if r > 0:
+                out.append(Box(k[0, 0] - r, k[0, 1] - r, 2 * r, 2 * r, float(s)))
         return sorted(out, key=lambda b: -b.w * b.h)
 
 
-_REGISTRY = {"haar": HaarDetector, "blazeface": BlazeFaceDetector}
+_REGISTRY = {"haar": HaarDetector, "blazeface": BlazeFaceDetector, "blazepose": BlazePoseDetector}
+# what each detector finds: a face for face models, a person for pose models
+TASKS = {"haar": "face", "blazeface": "face", "blazepose": "pose"}
+DEFAULT_FOR_TASK = {"face": "haar", "pose": "blazepose"}
 
 
 def register(name: str, factory) -> None:
@@ -155,8 +206,9 @@ def register(name: str, factory) -> None:
     _REGISTRY[name] = factory
 
 
-def available() -> list[str]:
-    return sorted(_REGISTRY)
+def available(task: str | None = None) -> list[str]:
+    """Registered detector names (those for ``task`` only, if given: "face" or "pose")."""
+    return sorted(n for n in _REGISTRY if task is None or TASKS.get(n, "face") == task)
 
 
 def create(name: str = "haar", **kwargs) -> Detector:

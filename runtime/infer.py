@@ -45,7 +45,8 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, default=max(1, min(4, os.cpu_count() or 1)))
     p.add_argument("--output", default="landmarks-out", help="output folder (default: ./landmarks-out)")
     p.add_argument("--flip-test", action="store_true", help="average with the mirrored crop")
-    p.add_argument("--detector", default="haar")
+    p.add_argument("--detector", default=None,
+                   help="face: haar (default) or blazeface; pose: blazepose (default) or none (whole image)")
     p.add_argument("--track-threshold", type=float, default=0.25,
                    help="video/live: re-detect when the mean heatmap peak falls below this")
     p.add_argument("--redetect-every", type=int, default=15, metavar="N",

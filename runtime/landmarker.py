@@ -12,6 +12,9 @@ mode the next frame is cropped from the previous frame's landmarks, and the dete
 when the track is lost (mean heatmap peak below ``track_threshold``) and every
 ``redetect_every`` frames: the binary model's heatmap peaks stay fairly high on non-faces (about
 0.3-0.6 on blank or noise frames, 0.75 on a face), so the peak alone cannot tell that a face left.
+
+Pose pipeline: the BlazePose person detector (or ``detector="none"``) -> calibrated joints' box
+-> the same crop / model / decode; the whole image when no person is found.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import numpy as np
 from runtime import codec, crop
 from runtime.backends import BackendError, choose_backend, load_backend
 from runtime.detectors import DEFAULT_CALIBRATION, Box, calibrated_box
+from runtime.detectors import DEFAULT_FOR_TASK as DEFAULT_DETECTOR
+from runtime.detectors import TASKS as DETECTOR_TASKS
 from runtime.detectors import create as create_detector
 from runtime.image import MAX_PIXELS, to_rgb8
 from runtime.spec import METADATA_KEY, ModelSpec, sidecar_path
@@ -54,7 +59,8 @@ class LandmarkerOptions:
     backend: str = "auto"
     threads: int = 1
     running_mode: str = "image"
-    detector: str = "haar"
+    # None: the task's default (face: "haar", pose: "blazepose"); for pose "none" = the whole image
+    detector: str | None = None
     max_instances: int = 4
     flip_test: bool = False
     track_threshold: float = 0.25
@@ -223,6 +229,16 @@ class Landmarker:
         if shape[1:3] != (self.spec.input_size, self.spec.input_size):
             raise ModelLoadError(f"model input {shape} does not match its spec's input size {self.spec.input_size}")
         self.size = int(shape[1])
+        self.detector_name = o.detector or DEFAULT_DETECTOR.get(self.spec.task, "haar")
+        finds = DETECTOR_TASKS.get(self.detector_name)
+        if self.detector_name == "none" and self.spec.task == "face":
+            raise ValueError("a face model needs a face detector (haar, blazeface) or boxes; --detector none is "
+                             "for pose models (whole image)")
+        if finds is not None and finds != self.spec.task:
+            ok = ", ".join(n for n, t in DETECTOR_TASKS.items() if t == self.spec.task)
+            raise ValueError(f"detector {self.detector_name!r} finds {'faces' if finds == 'face' else 'people'}, but "
+                             f"{self.spec.name} is a {self.spec.task} model; use --detector {ok}"
+                             + (" or none" if self.spec.task != "face" else ""))
         self._detector = None
         self._track: list[Landmarks] = []
         self._since_detect = 0
@@ -254,27 +270,33 @@ class Landmarker:
     @property
     def detector(self):
         if self._detector is None:
-            self._detector = create_detector(self.options.detector)
+            self._detector = create_detector(self.detector_name)
         return self._detector
 
     # -- core ---------------------------------------------------------------------------------
     def _calibration(self) -> dict:
-        name = self.options.detector
+        name = self.detector_name
         return self.spec.detector_calibration.get(name) or DEFAULT_CALIBRATION.get(name, {})
 
     def landmarks_in_box(self, image: np.ndarray, box, source: str, timings: dict | None = None) -> Landmarks:
         """Run the model on the crop of landmark box ``box`` (x, y, w, h) of an RGB image."""
         return landmarks_in_box(self.backend, self.spec, image, box, source, self.options.flip_test, timings)
 
-    def _boxes(self, image: np.ndarray, timings: dict) -> list[tuple]:
-        if self.spec.task != "face":
-            return [crop.whole_image_box(image.shape, self.spec.crop_scale)]
+    def _boxes(self, image: np.ndarray, timings: dict) -> tuple[list[tuple], str]:
+        """-> (object boxes (x, y, w, h), their source): the detector's, calibrated; for pose
+        models the whole image when the detector is "none" or finds nobody."""
+        whole = [crop.whole_image_box(image.shape, self.spec.crop_scale)]
+        if self.detector_name == "none":
+            return whole, "image"
         t0 = time.perf_counter()
         dets: list[Box] = self.detector.detect(image)
         timings["detect"] = timings.get("detect", 0.0) + 1000 * (time.perf_counter() - t0)
         self.stats["detector_calls"] += 1
         cal = self._calibration()
-        return [calibrated_box(b, cal) for b in dets[: self.options.max_instances]]
+        boxes = [calibrated_box(b, cal) for b in dets[: self.options.max_instances]]
+        if not boxes and self.spec.task != "face":
+            return whole, "image"
+        return boxes, "detector"
 
     def detect(self, image: np.ndarray, boxes: list[tuple] | None = None) -> LandmarkerResult:
         """Landmarks of every face (detector) or of the person (whole image, or ``boxes``).
@@ -286,9 +308,8 @@ class Landmarker:
         t0 = time.perf_counter()
         img = to_rgb8(image, self.options.max_pixels)
         timings: dict = {}
-        ran = boxes is None and self.spec.task == "face"
-        src = "user" if boxes is not None else ("detector" if self.spec.task == "face" else "image")
-        bx = list(boxes) if boxes is not None else self._boxes(img, timings)
+        ran = boxes is None and self.detector_name != "none"
+        bx, src = (list(boxes), "user") if boxes is not None else self._boxes(img, timings)
         out = [self.landmarks_in_box(img, b, src, timings) for b in bx]
         timings["total"] = 1000 * (time.perf_counter() - t0)
         self.stats["frames"] += 1
@@ -316,11 +337,11 @@ class Landmarker:
                 if lm.score >= self.options.track_threshold:
                     tracked.append(lm)
         if not tracked:
-            ran = self.spec.task == "face"
+            ran = self.detector_name != "none"
             self._since_detect = 0
-            tracked = [lm for lm in (self.landmarks_in_box(img, b, "detector" if ran else "image", timings)
-                                     for b in self._boxes(img, timings))]
-            if ran:
+            boxes, src = self._boxes(img, timings)
+            tracked = [self.landmarks_in_box(img, b, src, timings) for b in boxes]
+            if src == "detector":
                 tracked = [lm for lm in tracked if lm.score >= self.options.track_threshold] or tracked
         self._track = tracked
         timings["total"] = 1000 * (time.perf_counter() - t0)

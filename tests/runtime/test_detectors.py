@@ -42,6 +42,26 @@ def test_calibrated_box_and_registry():
     box = detectors.Box(10, 20, 100, 80)
     x, y, w, h = detectors.calibrated_box(box, {"dx": 0.1, "dy": 0.2, "scale": 0.5})
     assert (w, h) == (50.0, 50.0) and (x + w / 2, y + h / 2) == (70.0, 76.0)
-    assert set(detectors.available()) >= {"haar", "blazeface"}
-    with pytest.raises(ValueError, match="unknown detector 'nope'; available: blazeface, haar"):
+    assert set(detectors.available()) >= {"haar", "blazeface", "blazepose"}
+    assert detectors.available("pose") == ["blazepose"] and "blazepose" not in detectors.available("face")
+    with pytest.raises(ValueError, match="unknown detector 'nope'; available: blazeface, blazepose, haar"):
         detectors.create("nope")
+
+
+def test_blazepose_finds_the_sample_person_around_her_face():
+    pytest.importorskip("tflite_runtime")
+    assert detectors.ssd_anchor_centres(detectors.BlazePoseDetector.LAYOUT).shape == (2254, 2)
+    img = read_image(SAMPLE)
+    face = detectors.create("blazeface").detect(img)[0]
+    people = detectors.create("blazepose").detect(img)
+    assert len(people) == 1 and 0.5 < people[0].score <= 1.0
+    p, (fx, fy) = people[0], (face.x + face.w / 2, face.y + face.h / 2)
+    # a square around the whole body: contains the face, far larger than it, centred below it
+    assert p.w == p.h and p.x < fx < p.x + p.w and p.y < fy < p.y + p.h
+    assert p.w > 4 * face.w and p.y + p.h / 2 > fy
+    # letterboxing: in a crop of the image the detection (its face box) moves with the crop
+    det = detectors.create("blazepose")
+    (b,), _, _ = det.raw(img)
+    (q,), _, _ = det.raw(np.ascontiguousarray(img[20:420, 30:500]))
+    assert abs(q[0] + 30 - b[0]) < 0.1 * b[2] and abs(q[1] + 20 - b[1]) < 0.1 * b[2]
+    assert detectors.create("blazepose").detect(np.zeros((300, 200, 3), np.uint8)) == []

@@ -71,11 +71,32 @@ def test_flip_test_runs_and_is_symmetric_on_a_symmetric_image(tiny):
         assert res.landmarks[0].keypoints.shape == (68, 2)
 
 
-def test_pose_uses_whole_image(tiny_pose):
-    with Landmarker(LandmarkerOptions(model_path=tiny_pose)) as lm:
+def test_pose_whole_image_with_detector_none(tiny_pose):
+    with Landmarker(LandmarkerOptions(model_path=tiny_pose, detector="none")) as lm:
         res = lm.detect(_img())
         assert lm.stats["detector_calls"] == 0 and res.landmarks[0].source == "image"
         assert res.landmarks[0].keypoints.shape == (14, 2)
+        assert np.allclose(res.landmarks[0].box, crop.whole_image_box((512, 512), lm.spec.crop_scale))
+
+
+def test_pose_default_is_the_person_detector_then_the_whole_image(tiny_pose):
+    pytest.importorskip("tflite_runtime")
+    with Landmarker(LandmarkerOptions(model_path=tiny_pose)) as lm:
+        assert lm.detector_name == "blazepose"
+        res = lm.detect(_img())
+        assert res.detector_ran and res.landmarks[0].source == "detector"
+        assert not np.allclose(res.landmarks[0].box, crop.whole_image_box((512, 512), lm.spec.crop_scale))
+        res = lm.detect(np.zeros((240, 320, 3), np.uint8))  # nobody: the whole image
+        assert lm.stats["detector_calls"] == 2 and res.landmarks[0].source == "image"
+
+
+def test_detector_must_find_what_the_model_expects(tiny, tiny_pose):
+    with pytest.raises(ValueError, match="finds people, but .* is a face model; use --detector haar, blazeface"):
+        Landmarker(LandmarkerOptions(model_path=tiny, detector="blazepose"))
+    with pytest.raises(ValueError, match="finds faces, but .* is a pose model; use --detector blazepose or none"):
+        Landmarker(LandmarkerOptions(model_path=tiny_pose, detector="haar"))
+    with pytest.raises(ValueError, match="--detector none is for pose models"):
+        Landmarker(LandmarkerOptions(model_path=tiny, detector="none"))
 
 
 def test_video_mode_timestamps_and_reset(tiny):
