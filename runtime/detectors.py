@@ -111,8 +111,9 @@ class _MediaPipeSSD:
         try:
             from tflite_runtime.interpreter import Interpreter
         except ImportError as e:
-            raise RuntimeError(f"the {self.name} detector needs tflite-runtime ({e}); "
-                               "pip install tflite-runtime==2.14.0") from None
+            raise RuntimeError(f"the {self.name} detector needs tflite-runtime ({e}); pip install "
+                               "tflite-runtime==2.14.0" + (" (or --detector none)" if self.task == "pose" else "")
+                               ) from None
         if not self.MODEL.exists():
             raise RuntimeError(f"{self.MODEL} is missing; run `make blazeface` to extract it from the mediapipe wheel")
         self._it = Interpreter(model_path=str(self.MODEL), num_threads=threads)

@@ -145,7 +145,9 @@ def main(argv=None) -> int:
                                           detector=args.detector, flip_test=args.flip_test,
                                           track_threshold=args.track_threshold,
                                           redetect_every=args.redetect_every))
-    except (ModelLoadError, BackendError, ValueError) as e:
+        if args.box is None and lm.detector_name != "none":
+            lm.detector  # noqa: B018 - load it now: a missing detector is one error line, not a failure per image
+    except (ModelLoadError, BackendError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.show:

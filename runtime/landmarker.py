@@ -31,6 +31,7 @@ from runtime.backends import BackendError, choose_backend, load_backend
 from runtime.detectors import DEFAULT_CALIBRATION, Box, calibrated_box
 from runtime.detectors import DEFAULT_FOR_TASK as DEFAULT_DETECTOR
 from runtime.detectors import TASKS as DETECTOR_TASKS
+from runtime.detectors import available as available_detectors
 from runtime.detectors import create as create_detector
 from runtime.image import MAX_PIXELS, to_rgb8
 from runtime.spec import METADATA_KEY, ModelSpec, sidecar_path
@@ -230,6 +231,9 @@ class Landmarker:
             raise ModelLoadError(f"model input {shape} does not match its spec's input size {self.spec.input_size}")
         self.size = int(shape[1])
         self.detector_name = o.detector or DEFAULT_DETECTOR.get(self.spec.task, "haar")
+        if self.detector_name != "none" and self.detector_name not in available_detectors():
+            names = available_detectors(self.spec.task) + (["none"] if self.spec.task != "face" else [])
+            raise ValueError(f"unknown detector {self.detector_name!r}; available: {', '.join(names)}")
         finds = DETECTOR_TASKS.get(self.detector_name)
         if self.detector_name == "none" and self.spec.task == "face":
             raise ValueError("a face model needs a face detector (haar, blazeface) or boxes; --detector none is "

@@ -223,3 +223,8 @@ def test_cli_fatal_errors_exit_2(tmp_path):
                        capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert r.returncode == 2 and "not found" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_detector_is_a_clear_error(tiny_pose):
+    with pytest.raises(ValueError, match="unknown detector 'yolo'; available: blazepose, none"):
+        Landmarker(LandmarkerOptions(model_path=tiny_pose, detector="yolo"))
