@@ -54,6 +54,12 @@ def build_card(name: str, run_dir: Path | None) -> dict:
         shipped = PRETRAINED / f"{name}.h5"
         card["training"]["shipped_is_run_best"] = (best_h5.exists() and shipped.exists()
                                                    and best_h5.read_bytes() == shipped.read_bytes())
+    twin_run = ROOT / "runs" / f"{name}-real"
+    if cfg.binary and (twin_run / "best.json").exists():  # the float twin's training-time validation
+        tb = json.loads((twin_run / "best.json").read_text())
+        th = [json.loads(x) for x in (twin_run / "history.jsonl").read_text().splitlines()]
+        card["real_twin"] = {"model": f"{name}-real", "epochs_done": len(th), "best_epoch": tb["epoch"],
+                             **{k: v for k, v in tb.items() if k in ("pck02", "nme_io", "metric_version")}}
     weights = PRETRAINED / f"{name}.h5"
     tfl = SHIPPED / f"{name}.tflite"
     card["files"] = {"weights": str(weights.relative_to(ROOT)), "tflite": str(tfl.relative_to(ROOT)),
@@ -150,6 +156,14 @@ def markdown(card: dict) -> str:
                   "the other diagonal where one end is not annotated; images with neither are left out):", "",
                   "| " + " | ".join(pj) + " |", "|" + "---|" * len(pj),
                   "| " + " | ".join(f"{100 * v:.1f}" for v in pj.values()) + " |"]
+    rt = card.get("real_twin")
+    if rt and "pck02" in rt:
+        mine = card.get("training", {}).get("best", {}).get("pck02")
+        lines += ["", f"Real-valued twin `{rt['model']}` (same recipe, `runs/{rt['model']}`): validation PCK@0.2 "
+                  f"{100 * rt['pck02']:.1f} % at epoch {rt['best_epoch']} of {rt['epochs_done']} trained"
+                  + (f"; binary / real PCK = {mine / rt['pck02']:.2f} (binary at its epoch "
+                     f"{card['training']['best']['epoch']})." if mine else ".")
+                  + " Both as scored by the training loop (Keras, GT-box crops)."]
     if t.get("notes"):
         lines += ["", "Training notes:", "", t["notes"]]
     dm = card.get("decode_methods_keras")
@@ -206,9 +220,15 @@ def main(argv=None) -> int:
         from convert.cli import main as convert_main
 
         run = Path(args.run) if args.run else ROOT / "runs" / args.model
-        atomic_write_bytes(PRETRAINED / f"{args.model}.h5", (run / "best.h5").read_bytes())
-        if convert_main(["--model", args.model, "--ship", "--no-twin"]) != 0:
-            return 2
+        # convert (and verify) the run's weights first: a failed check leaves the shipped set as it was
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            staged = Path(d) / f"{args.model}.h5"  # the shipped name, as the sidecar records it
+            staged.write_bytes((run / "best.h5").read_bytes())
+            if convert_main(["--model", args.model, "--weights", str(staged), "--ship", "--no-twin"]) != 0:
+                return 2
+            atomic_write_bytes(PRETRAINED / f"{args.model}.h5", staged.read_bytes())
 
     card = build_card(args.model, Path(args.run) if args.run else None)
     atomic_write_bytes(PRETRAINED / f"{args.model}.card.json", (json.dumps(card, indent=1) + "\n").encode())
