@@ -36,7 +36,9 @@ def _line(rep) -> str:
             f"heatmaps mean|d| {par['heatmap_mean_abs']:.1e} (tol {par['heatmap_mean_tol']:g}), "
             f"max {par['heatmap_max_abs']:.1e}; landmarks {par['landmark_tol_mode']} "
             f"{par['landmark_mean_px' if par['landmark_tol_mode'] == 'mean' else 'landmark_max_px']:.2f} px "
-            f"(tol {par['landmark_tol_px']:g}), {100 * par['landmark_share_within_0.5px']:.1f} % within 0.5 px")
+            f"(tol {par['landmark_tol_px']:g}) on {par['landmarks_compared']} clear, "
+            f"{100 * par['landmark_share_within_0.5px']:.1f} % of {par['landmarks_confident']} within 0.5 px; "
+            f"{par['crops_identical']}/{par['crops']} crops identical")
 
 
 def convert_one(name: str, args) -> dict:
@@ -102,3 +104,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+if __name__ == "__main__":  # `python -m convert.cli` as well as `python -m convert`
+    sys.exit(main())

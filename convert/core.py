@@ -35,6 +35,15 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 # landmarks moved by a heatmap pixel; the model cards compare validation NME of Keras and the
 # interpreter). So binary models are bounded on average:
 # mean heatmap difference, mean landmark distance, and the share of landmarks within 0.5 px.
+# Landmark distances are bounded where Keras's heatmap has one clear answer: a confident peak
+# (CONFIDENT_PEAK) and no other local maximum as high as AMBIGUOUS_PEAK_RATIO of it
+# (``codec.peak_ambiguity``). Where two peaks are nearly level (pose: left and right wrist of a
+# person seen from behind), the argmax is decided by noise: Keras itself moves such landmarks by a
+# whole limb under 3e-7 input noise. Measured on pose-lsp at epoch 42, 70 crops: 50 came out of
+# LCE's interpreter identical to Keras; 46 of the 47 landmarks that moved more than one heatmap
+# pixel had a second peak above 0.7 of the top. The share within 0.5 px still counts every
+# confident landmark, ambiguous or not.
+AMBIGUOUS_PEAK_RATIO = 0.7
 HEATMAP_ATOL = {"binary": None, "float": 1e-4, "int8": 5e-2, "onnx": 1e-4}
 HEATMAP_MEAN_TOL = {"binary": 1e-2, "float": 1e-5, "int8": 1e-2, "onnx": 1e-5}
 LANDMARK_TOL_PX = {"binary": 0.5, "float": 0.5, "int8": 2.0, "onnx": 0.5}
@@ -218,18 +227,24 @@ def parity(keras_hm: np.ndarray, lite_hm: np.ndarray, spec: ModelSpec, kind: str
     diff = np.abs(keras_hm - lite_hm) / max(1.0, float(np.abs(keras_hm).max()))
     xy_k, conf = codec.decode(keras_hm, spec.decode_method)
     xy_l, _ = codec.decode(lite_hm, spec.decode_method)
-    d = np.linalg.norm(codec.heatmap_to_input(xy_k, spec.stride) - codec.heatmap_to_input(xy_l, spec.stride), axis=-1)
-    # Where Keras itself has no clear peak the argmax is arbitrary: compare confident landmarks only.
-    d = d[conf >= CONFIDENT_PEAK]
-    if d.size == 0:
-        d = np.zeros(1)
-    share = float((d <= 0.5).mean())
-    rep = {"crops": int(len(keras_hm)),
-           "landmarks_compared": int((conf >= CONFIDENT_PEAK).sum()), "landmarks_total": int(conf.size),
+    d_all = np.linalg.norm(codec.heatmap_to_input(xy_k, spec.stride) - codec.heatmap_to_input(xy_l, spec.stride),
+                           axis=-1)
+    # Where Keras itself has no clear peak (low, or two nearly level) the argmax is arbitrary:
+    # distances are bounded on clear landmarks, the share within 0.5 px on all confident ones.
+    confident = conf >= CONFIDENT_PEAK
+    clear = confident & (codec.peak_ambiguity(keras_hm) < AMBIGUOUS_PEAK_RATIO)
+    d = d_all[clear] if clear.any() else np.zeros(1)
+    share = float((d_all[confident] <= 0.5).mean()) if confident.any() else 1.0
+    per_crop = diff.reshape(len(diff), -1).max(axis=1)
+    rep = {"crops": int(len(keras_hm)), "crops_identical": int((per_crop <= 1e-4).sum()),
+           "landmarks_total": int(conf.size), "landmarks_confident": int(confident.sum()),
+           "landmarks_compared": int(clear.sum()), "ambiguous_peak_ratio": AMBIGUOUS_PEAK_RATIO,
            "heatmap_max_abs": float(diff.max()), "heatmap_mean_abs": float(diff.mean()),
            "heatmap_frac_off": float((diff > 1e-3).mean()), "heatmap_atol": HEATMAP_ATOL[kind],
            "heatmap_mean_tol": HEATMAP_MEAN_TOL[kind], "landmark_max_px": float(d.max()),
-           "landmark_mean_px": float(d.mean()), "landmark_share_within_0.5px": share,
+           "landmark_mean_px": float(d.mean()),
+           "landmark_mean_px_all_confident": float(d_all[confident].mean()) if confident.any() else 0.0,
+           "landmark_share_within_0.5px": share,
            "landmark_tol_px": LANDMARK_TOL_PX[kind], "landmark_tol_mode": LANDMARK_TOL_MODE[kind],
            "landmark_min_share": LANDMARK_MIN_SHARE[kind]}
     lm_err = d.mean() if LANDMARK_TOL_MODE[kind] == "mean" else d.max()
@@ -240,8 +255,10 @@ def parity(keras_hm: np.ndarray, lite_hm: np.ndarray, spec: ModelSpec, kind: str
         raise ConversionError(f"parity check failed for {spec.name} ({kind}): heatmaps differ by up to "
                               f"{rep['heatmap_max_abs']:.3g} (tol {HEATMAP_ATOL[kind]}), on average "
                               f"{rep['heatmap_mean_abs']:.2g} (tol {HEATMAP_MEAN_TOL[kind]}); landmarks by "
-                              f"{LANDMARK_TOL_MODE[kind]} {lm_err:.2f} px (tol {LANDMARK_TOL_PX[kind]}), "
-                              f"{100 * share:.1f} % within 0.5 px (need {100 * LANDMARK_MIN_SHARE[kind]:.0f} %)")
+                              f"{LANDMARK_TOL_MODE[kind]} {lm_err:.2f} px (tol {LANDMARK_TOL_PX[kind]}) on "
+                              f"{rep['landmarks_compared']} clear landmarks, {100 * share:.1f} % of "
+                              f"{rep['landmarks_confident']} confident ones within 0.5 px "
+                              f"(need {100 * LANDMARK_MIN_SHARE[kind]:.0f} %)")
     return rep
 
 

@@ -136,6 +136,42 @@ def decode(heatmaps: np.ndarray, method: str = "quarter") -> tuple[np.ndarray, n
     return xy, scores
 
 
+def peak_ambiguity(heatmaps: np.ndarray, radius: int = 2) -> np.ndarray:
+    """How close each heatmap comes to having two answers.
+
+    Args:
+        heatmaps: (H, W, K) or (N, H, W, K) float heatmaps (channels-last).
+        radius: local maxima within this Chebyshev distance (heatmap pixels) of the top peak
+            belong to it.
+
+    Returns:
+        (K,) or (N, K) float32 in [0, 1]: the height of the highest other local maximum (3x3
+        neighbourhood) divided by the top peak's; 0 when there is no other positive peak or the
+        top is not positive. Near 1 the argmax is decided by noise (a person seen from behind:
+        left and right wrists both plausible), so a tiny numerical change can move it far.
+    """
+    hm = np.asarray(heatmaps, np.float32)
+    single = hm.ndim == 3
+    if single:
+        hm = hm[None]
+    if hm.ndim != 4:
+        raise ValueError(f"heatmaps must be (H, W, K) or (N, H, W, K), got shape {hm.shape}")
+    n, h, w, k = hm.shape
+    pad = np.pad(hm, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
+    neigh = np.max([pad[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                    if dy or dx], axis=0)
+    peaks = np.where((hm >= neigh) & (hm > 0), hm, 0.0)  # (N, H, W, K) local maxima, else 0
+    flat = np.transpose(hm, (0, 3, 1, 2)).reshape(n, k, h * w)
+    top_idx = np.argmax(flat, axis=2)
+    top = np.take_along_axis(flat, top_idx[..., None], axis=2)[..., 0]
+    ty, tx = np.divmod(top_idx, w)
+    yy, xx = np.arange(h)[None, :, None, None], np.arange(w)[None, None, :, None]
+    near = (np.abs(yy - ty[:, None, None, :]) <= radius) & (np.abs(xx - tx[:, None, None, :]) <= radius)
+    second = np.where(near, 0.0, peaks).max(axis=(1, 2))
+    ratio = np.where(top > 0, second / np.where(top > 0, top, 1.0), 0.0).astype(np.float32)
+    return ratio[0] if single else ratio
+
+
 def flip_heatmaps(heatmaps: np.ndarray, flip_pairs: list[tuple[int, int]] | np.ndarray) -> np.ndarray:
     """Mirror (…, H, W, K) heatmaps left-right and swap the channels of each flip pair.
 

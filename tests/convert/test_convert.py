@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
@@ -38,6 +39,30 @@ def test_parity_within_stated_tolerance(tiny):
     assert par["ok"] and par["crops"] >= 6
     assert par["heatmap_mean_abs"] <= core.HEATMAP_MEAN_TOL["binary"]
     assert par["landmark_mean_px"] <= 0.5 and par["landmark_share_within_0.5px"] >= 0.8
+
+
+def _two_peak_maps(top_xy, second_xy, second_height, n=5):
+    from runtime import codec
+
+    a = codec.encode(np.array([top_xy], np.float32), (16, 16), sigma=1.0)
+    b = second_height * codec.encode(np.array([second_xy], np.float32), (16, 16), sigma=1.0)
+    return np.repeat(np.maximum(a, b)[None], n, axis=0)
+
+
+def test_parity_gate_ignores_a_noise_decided_argmax_but_not_a_moved_clear_peak():
+    spec = get_config("face", **TINY).spec()
+    keras = _two_peak_maps((3, 3), (12, 12), 0.97)
+    flipped = keras.copy()
+    flipped[0] = _two_peak_maps((12, 12), (3, 3), 0.97, n=1)[0]  # one crop's argmax jumps to the other peak
+    par = core.parity(keras, flipped, spec, "binary")
+    assert par["ok"] and par["landmarks_compared"] == 0 and par["landmarks_confident"] == 5
+    assert par["landmark_mean_px_all_confident"] > 9 and par["landmark_share_within_0.5px"] == 0.8
+    assert par["crops_identical"] == 4
+    clear = _two_peak_maps((3, 3), (12, 12), 0.5)
+    moved = clear.copy()
+    moved[0] = _two_peak_maps((12, 12), (3, 3), 0.5, n=1)[0]
+    with pytest.raises(core.ConversionError, match="parity check failed.*on 5 clear landmarks"):
+        core.parity(clear, moved, spec, "binary")
 
 
 def test_sidecar_and_embedded_metadata_round_trip(tiny):

@@ -81,3 +81,22 @@ def test_flip_heatmaps_swaps_pairs_and_mirrors():
     flipped = codec.flip_heatmaps(hm, [(0, 1)])
     xy, _ = codec.decode(flipped, "argmax")
     np.testing.assert_allclose(xy, [[15 - 12, 6], [15 - 3, 5], [15 - 8, 2]])
+
+
+def test_peak_ambiguity_measures_the_second_peak():
+    one = codec.encode(np.array([[10.0, 10.0]], np.float32), (32, 32), sigma=1.5)
+    two = np.maximum(one, 0.9 * codec.encode(np.array([[24.0, 20.0]], np.float32), (32, 32), sigma=1.5))
+    near = np.maximum(one, 0.9 * codec.encode(np.array([[12.0, 10.0]], np.float32), (32, 32), sigma=1.0))
+    r = codec.peak_ambiguity(np.concatenate([one, two, near, np.zeros_like(one)], axis=-1))
+    assert r.shape == (4,) and r.dtype == np.float32
+    assert r[0] == 0.0  # one Gaussian: no other local maximum
+    assert r[1] == pytest.approx(0.9, abs=1e-6)  # the second person's wrist at 0.9 of the first
+    assert r[2] == 0.0  # a shoulder within `radius` of the top belongs to it
+    assert r[3] == 0.0  # an empty map has no top
+    batched = codec.peak_ambiguity(np.stack([two, one]))
+    assert batched.shape == (2, 1) and batched[0, 0] == pytest.approx(0.9, abs=1e-6)
+
+
+def test_peak_ambiguity_rejects_bad_shapes():
+    with pytest.raises(ValueError, match=r"\(H, W, K\)"):
+        codec.peak_ambiguity(np.zeros((32, 32)))
