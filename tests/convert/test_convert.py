@@ -195,3 +195,17 @@ def test_int8_twin_with_calibration(tmp_path):
     k = model.predict(x, verbose=0)
     q = core.run_interpreter(fb8, x, "int8")
     assert np.abs(k - q).mean() / np.abs(k).max() < 0.03
+
+
+def test_parity_study_counts_moves_and_ambiguity():
+    from convert.parity_study import compare
+
+    spec = get_config("face", **TINY).spec()
+    keras = np.concatenate([_two_peak_maps((3, 3), (12, 12), 0.97), _two_peak_maps((3, 3), (12, 12), 0.5)], axis=-1)
+    other = keras.copy()
+    other[0, ..., 0] = _two_peak_maps((12, 12), (3, 3), 0.97, n=1)[0, ..., 0]  # ambiguous one jumps
+    other[1, ..., 1] = _two_peak_maps((12, 12), (3, 3), 0.5, n=1)[0, ..., 0]  # clear one jumps
+    r = compare(keras, other, spec, ratio=0.7)
+    assert (r["crops"], r["crops_identical"], r["confident"], r["clear"]) == (5, 3, 10, 5)
+    assert (r["moved_over_1_heatmap_px"], r["of_which_ambiguous"]) == (2, 1)
+    assert r["clear_max_px"] == pytest.approx(r["confident_max_px"]) and r["clear_max_px"] > 9 * spec.stride
