@@ -41,34 +41,32 @@ def predict(backend, spec, samples, crop_mode: str = "gt", flip_test: bool = Fal
     from tqdm import tqdm
 
     from runtime import crop
-    from runtime.detectors import DEFAULT_CALIBRATION, DEFAULT_FOR_TASK, calibrated_box
+    from runtime.detectors import calibration_for, resolve
     from runtime.detectors import create as create_detector
-    from runtime.landmarker import landmarks_in_box
+    from runtime.landmarker import landmarks_in_box, object_boxes
 
-    detector = detector or DEFAULT_FOR_TASK[spec.task]
-    det = create_detector(detector) if crop_mode == "detector" else None
+    detector = resolve(detector, spec.task, spec.name)
+    det = create_detector(detector) if crop_mode == "detector" and detector != "none" else None
     stats = {} if stats is None else stats
     stats["detector_missed"] = 0
-    cal = spec.detector_calibration.get(detector) or DEFAULT_CALIBRATION.get(detector, {})
+    cal = calibration_for(detector, spec.detector_calibration)
     out = np.full((len(samples), spec.num_keypoints, 2), np.nan, np.float32)
     for i, s in enumerate(tqdm(samples, desc="evaluating", disable=not progress, mininterval=2)):
         img = s.load_image()
         if crop_mode == "image":
             box = crop.whole_image_box(img.shape, spec.crop_scale)
-        elif det is None:
+        elif crop_mode == "gt":
             box = s.box or crop.box_of_points(s.keypoints, s.visible)
-        else:
+        else:  # the detection over the labelled object, as the runtime crops it
             x, y, w, h = crop.box_of_points(s.keypoints, s.visible)
             gc = (x + w / 2, y + h / 2)
-            boxes = [b for b in det.detect(img) if abs(b.x + b.w / 2 - gc[0]) < b.w / 2
-                     and abs(b.y + b.h / 2 - gc[1]) < b.h / 2]
+            dets = [] if det is None else [b for b in det.detect(img) if abs(b.x + b.w / 2 - gc[0]) < b.w / 2
+                                           and abs(b.y + b.h / 2 - gc[1]) < b.h / 2]
+            boxes, source = object_boxes(dets[:1], img.shape, spec, cal)
+            stats["detector_missed"] += source != "detector" or not boxes
             if not boxes:
-                stats["detector_missed"] += 1
-                if spec.task == "face":
-                    continue
-                box = crop.whole_image_box(img.shape, spec.crop_scale)
-            else:
-                box = calibrated_box(boxes[0], cal)
+                continue
+            box = boxes[0]
         out[i] = landmarks_in_box(backend, spec, img, box, flip_test=flip_test).keypoints
     return out
 
@@ -154,9 +152,9 @@ def evaluate(backend, spec, samples, out: Path | None = None, crop_mode="gt", fl
         res = pose_metrics(pred, gt, np.stack([s.visible for s in samples]), spec.keypoint_names)
         if crop_mode == "detector":
             res["detector_missed_whole_image"] = stats["detector_missed"]
-    from runtime.detectors import DEFAULT_FOR_TASK
+    from runtime.detectors import resolve
 
-    det_name = detector or DEFAULT_FOR_TASK[spec.task]
+    det_name = resolve(detector, spec.task, spec.name)
     res.update({"model": spec.name, "crop": f"detector:{det_name}" if crop_mode == "detector" else crop_mode,
                 "flip_test": flip_test})
     if out is not None:
@@ -209,6 +207,9 @@ def main(argv=None) -> int:
             cfg = get_config(args.model)
             model = load_keras(cfg, args.weights or default_weights(cfg.name))
             backend, spec = KerasBackend(model), cfg.spec()
+        from runtime.detectors import resolve
+
+        resolve(args.detector, spec.task, spec.name)  # a detector for the other task: one line, before any work
         samples = load_dataset(spec.task, args.data)
     except Exception as e:  # noqa: BLE001 - one clear line for every load failure
         print(f"error: {e}", file=sys.stderr)

@@ -212,6 +212,32 @@ def available(task: str | None = None) -> list[str]:
     return sorted(n for n in _REGISTRY if task is None or TASKS.get(n, "face") == task)
 
 
+def resolve(name: str | None, task: str, model: str = "the model") -> str:
+    """The detector a ``task`` ("face" or "pose") model runs with: ``name``, or the task's default
+    when ``name`` is None. "none" (the whole image) is for pose models only. Raises ValueError,
+    one line naming the choices, for an unknown detector or one that finds the other task's
+    objects (a face detector for a pose model)."""
+    name = name or DEFAULT_FOR_TASK.get(task, "haar")
+    ok = available(task) + (["none"] if task != "face" else [])
+    hint = ", ".join(n for n, t in TASKS.items() if t == task) + (" or none" if task != "face" else "")
+    if name == "none" and task == "face":
+        raise ValueError("a face model needs a face detector (haar, blazeface) or boxes; --detector none is "
+                         "for pose models (whole image)")
+    if name != "none" and name not in _REGISTRY:
+        raise ValueError(f"unknown detector {name!r}; available: {', '.join(ok)}")
+    finds = TASKS.get(name)
+    if finds is not None and finds != task:
+        raise ValueError(f"detector {name!r} finds {'faces' if finds == 'face' else 'people'}, but {model} is a "
+                         f"{task} model; use --detector {hint}")
+    return name
+
+
+def calibration_for(name: str, spec_calibration: dict) -> dict:
+    """Detector box -> landmark box calibration for detector ``name``: the model spec's
+    (``spec.detector_calibration``, fitted by ``python -m models.calibrate``), else the built-in."""
+    return spec_calibration.get(name) or DEFAULT_CALIBRATION.get(name, {})
+
+
 def create(name: str = "haar", **kwargs) -> Detector:
     if name not in _REGISTRY:
         raise ValueError(f"unknown detector {name!r}; available: {', '.join(available())}")

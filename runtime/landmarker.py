@@ -28,11 +28,9 @@ import numpy as np
 
 from runtime import codec, crop
 from runtime.backends import BackendError, choose_backend, load_backend
-from runtime.detectors import DEFAULT_CALIBRATION, Box, calibrated_box
-from runtime.detectors import DEFAULT_FOR_TASK as DEFAULT_DETECTOR
-from runtime.detectors import TASKS as DETECTOR_TASKS
-from runtime.detectors import available as available_detectors
+from runtime.detectors import Box, calibrated_box, calibration_for
 from runtime.detectors import create as create_detector
+from runtime.detectors import resolve as resolve_detector
 from runtime.image import MAX_PIXELS, to_rgb8
 from runtime.spec import METADATA_KEY, ModelSpec, sidecar_path
 from runtime.tflite_model import ModelFormatError, read_model
@@ -159,6 +157,25 @@ def load_model(path: str | Path | None = None, data: bytes | None = None,
     return data, spec, info
 
 
+def object_boxes(detections: list[Box], image_shape: tuple, spec: ModelSpec,
+                 calibration: dict) -> tuple[list[tuple], str]:
+    """Detector boxes -> the landmark boxes to crop, and where they came from.
+
+    Args:
+        detections: the detector's boxes in image pixels (empty: it found nothing, or "none").
+        image_shape: (H, W[, C]) of the image. calibration: ``detectors.calibration_for(...)``.
+
+    Returns:
+        ``(boxes, source)``: landmark boxes (x, y, w, h) float in image pixels, and "detector";
+        for a pose model with no detection, the whole image as one box and "image" (a person
+        filling the frame is the common case the person detector misses); for a face model with
+        no detection, ``([], "detector")``.
+    """
+    if not detections and spec.task != "face":
+        return [crop.whole_image_box(image_shape, spec.crop_scale)], "image"
+    return [calibrated_box(b, calibration) for b in detections], "detector"
+
+
 def landmarks_in_box(backend, spec: ModelSpec, image: np.ndarray, box, source: str = "user",
                      flip_test: bool = False, timings: dict | None = None) -> Landmarks:
     """The crop -> model -> decode -> image-pixels step shared by every pipeline.
@@ -230,19 +247,7 @@ class Landmarker:
         if shape[1:3] != (self.spec.input_size, self.spec.input_size):
             raise ModelLoadError(f"model input {shape} does not match its spec's input size {self.spec.input_size}")
         self.size = int(shape[1])
-        self.detector_name = o.detector or DEFAULT_DETECTOR.get(self.spec.task, "haar")
-        if self.detector_name != "none" and self.detector_name not in available_detectors():
-            names = available_detectors(self.spec.task) + (["none"] if self.spec.task != "face" else [])
-            raise ValueError(f"unknown detector {self.detector_name!r}; available: {', '.join(names)}")
-        finds = DETECTOR_TASKS.get(self.detector_name)
-        if self.detector_name == "none" and self.spec.task == "face":
-            raise ValueError("a face model needs a face detector (haar, blazeface) or boxes; --detector none is "
-                             "for pose models (whole image)")
-        if finds is not None and finds != self.spec.task:
-            ok = ", ".join(n for n, t in DETECTOR_TASKS.items() if t == self.spec.task)
-            raise ValueError(f"detector {self.detector_name!r} finds {'faces' if finds == 'face' else 'people'}, but "
-                             f"{self.spec.name} is a {self.spec.task} model; use --detector {ok}"
-                             + (" or none" if self.spec.task != "face" else ""))
+        self.detector_name = resolve_detector(o.detector, self.spec.task, self.spec.name)
         self._detector = None
         self._track: list[Landmarks] = []
         self._since_detect = 0
@@ -279,8 +284,7 @@ class Landmarker:
 
     # -- core ---------------------------------------------------------------------------------
     def _calibration(self) -> dict:
-        name = self.detector_name
-        return self.spec.detector_calibration.get(name) or DEFAULT_CALIBRATION.get(name, {})
+        return calibration_for(self.detector_name, self.spec.detector_calibration)
 
     def landmarks_in_box(self, image: np.ndarray, box, source: str, timings: dict | None = None) -> Landmarks:
         """Run the model on the crop of landmark box ``box`` (x, y, w, h) of an RGB image."""
@@ -289,18 +293,13 @@ class Landmarker:
     def _boxes(self, image: np.ndarray, timings: dict) -> tuple[list[tuple], str]:
         """-> (object boxes (x, y, w, h), their source): the detector's, calibrated; for pose
         models the whole image when the detector is "none" or finds nobody."""
-        whole = [crop.whole_image_box(image.shape, self.spec.crop_scale)]
         if self.detector_name == "none":
-            return whole, "image"
+            return object_boxes([], image.shape, self.spec, {})
         t0 = time.perf_counter()
         dets: list[Box] = self.detector.detect(image)
         timings["detect"] = timings.get("detect", 0.0) + 1000 * (time.perf_counter() - t0)
         self.stats["detector_calls"] += 1
-        cal = self._calibration()
-        boxes = [calibrated_box(b, cal) for b in dets[: self.options.max_instances]]
-        if not boxes and self.spec.task != "face":
-            return whole, "image"
-        return boxes, "detector"
+        return object_boxes(dets[: self.options.max_instances], image.shape, self.spec, self._calibration())
 
     def detect(self, image: np.ndarray, boxes: list[tuple] | None = None) -> LandmarkerResult:
         """Landmarks of every face (detector) or of the person (whole image, or ``boxes``).

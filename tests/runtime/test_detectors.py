@@ -65,3 +65,20 @@ def test_blazepose_finds_the_sample_person_around_her_face():
     (q,), _, _ = det.raw(np.ascontiguousarray(img[20:420, 30:500]))
     assert abs(q[0] + 30 - b[0]) < 0.1 * b[2] and abs(q[1] + 20 - b[1]) < 0.1 * b[2]
     assert detectors.create("blazepose").detect(np.zeros((300, 200, 3), np.uint8)) == []
+
+
+def test_resolve_picks_the_task_default_and_rejects_the_wrong_task():
+    assert detectors.resolve(None, "face") == "haar" and detectors.resolve(None, "pose") == "blazepose"
+    assert detectors.resolve("blazeface", "face") == "blazeface" and detectors.resolve("none", "pose") == "none"
+    with pytest.raises(ValueError, match="unknown detector 'yolo'; available: blazepose, none"):
+        detectors.resolve("yolo", "pose")
+    with pytest.raises(ValueError, match="finds faces, but m is a pose model; use --detector blazepose or none"):
+        detectors.resolve("blazeface", "pose", "m")
+    with pytest.raises(ValueError, match="--detector none is for pose models"):
+        detectors.resolve("none", "face")
+
+
+def test_calibration_for_prefers_the_spec_then_the_builtin():
+    assert detectors.calibration_for("haar", {}) == detectors.DEFAULT_CALIBRATION["haar"]
+    assert detectors.calibration_for("haar", {"haar": {"scale": 2.0}}) == {"scale": 2.0}
+    assert detectors.calibration_for("blazepose", {}) == {}

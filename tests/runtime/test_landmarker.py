@@ -228,3 +228,14 @@ def test_cli_fatal_errors_exit_2(tmp_path):
 def test_unknown_detector_is_a_clear_error(tiny_pose):
     with pytest.raises(ValueError, match="unknown detector 'yolo'; available: blazepose, none"):
         Landmarker(LandmarkerOptions(model_path=tiny_pose, detector="yolo"))
+
+
+def test_object_boxes_falls_back_to_the_whole_image_for_pose_only(tiny, tiny_pose):
+    from runtime.detectors import Box
+    from runtime.landmarker import object_boxes
+
+    face, pose = ModelSpec.load(Path(tiny).with_suffix(".json")), ModelSpec.load(Path(tiny_pose).with_suffix(".json"))
+    boxes, src = object_boxes([Box(10, 20, 30, 40)], (100, 200, 3), pose, {"scale": 0.5})
+    assert src == "detector" and np.allclose(boxes, [(15.0, 30.0, 20.0, 20.0)])
+    assert object_boxes([], (100, 200, 3), pose, {}) == ([crop.whole_image_box((100, 200), pose.crop_scale)], "image")
+    assert object_boxes([], (100, 200, 3), face, {}) == ([], "detector")
