@@ -73,6 +73,17 @@ def encode(
     return np.ascontiguousarray(np.transpose(maps, (1, 2, 0)), dtype=np.float32)
 
 
+def _batched(heatmaps) -> tuple[np.ndarray, bool]:
+    """(H, W, K) or (N, H, W, K) -> float32 (N, H, W, K), and whether the input was one map."""
+    hm = np.asarray(heatmaps, np.float32)
+    single = hm.ndim == 3
+    if single:
+        hm = hm[None]
+    if hm.ndim != 4:
+        raise ValueError(f"heatmaps must be (H, W, K) or (N, H, W, K), got shape {hm.shape}")
+    return hm, single
+
+
 def decode(heatmaps: np.ndarray, method: str = "quarter") -> tuple[np.ndarray, np.ndarray]:
     """Decode keypoint locations from heatmaps.
 
@@ -89,12 +100,7 @@ def decode(heatmaps: np.ndarray, method: str = "quarter") -> tuple[np.ndarray, n
     """
     if method not in DECODE_METHODS:
         raise ValueError(f"unknown decode method {method!r}; use one of {DECODE_METHODS}")
-    hm = np.asarray(heatmaps, np.float32)
-    single = hm.ndim == 3
-    if single:
-        hm = hm[None]
-    if hm.ndim != 4:
-        raise ValueError(f"heatmaps must be (H, W, K) or (N, H, W, K), got shape {hm.shape}")
+    hm, single = _batched(heatmaps)
     n, h, w, k = hm.shape
     flat = np.transpose(hm, (0, 3, 1, 2)).reshape(n, k, h * w)
     idx = np.argmax(flat, axis=2)
@@ -150,12 +156,7 @@ def peak_ambiguity(heatmaps: np.ndarray, radius: int = 2) -> np.ndarray:
         top is not positive. Near 1 the argmax is decided by noise (a person seen from behind:
         left and right wrists both plausible), so a tiny numerical change can move it far.
     """
-    hm = np.asarray(heatmaps, np.float32)
-    single = hm.ndim == 3
-    if single:
-        hm = hm[None]
-    if hm.ndim != 4:
-        raise ValueError(f"heatmaps must be (H, W, K) or (N, H, W, K), got shape {hm.shape}")
+    hm, single = _batched(heatmaps)
     n, h, w, k = hm.shape
     pad = np.pad(hm, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
     neigh = np.max([pad[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)
