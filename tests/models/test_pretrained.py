@@ -66,11 +66,12 @@ def test_shipped_face_model_on_the_sample():
     assert kp[36:48, 1].mean() < kp[48:68, 1].mean() and kp[36, 0] < kp[45, 0]
 
 
-def test_make_convert_reproduces_the_shipped_bytes(tmp_path):
+@pytest.mark.parametrize("name", ["face", "pose-lsp"])
+def test_make_convert_reproduces_the_shipped_bytes(name, tmp_path):
     pytest.importorskip("larq_compute_engine")
     from convert import core
     from models.configs import get_config
 
-    _card("face")
-    rep = core.convert(get_config("face"), weights=PRETRAINED / "face.h5", out_dir=tmp_path, shared_data=None)
-    assert (tmp_path / "face.tflite").read_bytes() == (SHIPPED / "face.tflite").read_bytes(), rep.sha256
+    _card(name)
+    rep = core.convert(get_config(name), weights=PRETRAINED / f"{name}.h5", out_dir=tmp_path, shared_data=None)
+    assert (tmp_path / f"{name}.tflite").read_bytes() == (SHIPPED / f"{name}.tflite").read_bytes(), rep.sha256
