@@ -54,6 +54,8 @@ def parse_args(argv):
     p.add_argument("--box", default=None, help="x,y,w,h object box (skip detection; pose: the person)")
     p.add_argument("--csv", action="store_true", help="also write results.csv")
     p.add_argument("--no-annotate", action="store_true", help="write JSON only")
+    p.add_argument("--min-score", type=float, default=0.3,
+                   help="annotated output: leave out keypoints whose heatmap peak is below this (JSON keeps all)")
     p.add_argument("--show", action="store_true", help="show a window (needs a display and GUI OpenCV)")
     p.add_argument("--max-frames", type=int, default=0, help="stop videos/camera after N frames (0 = all)")
     return p.parse_args(argv)
@@ -192,7 +194,8 @@ def main(argv=None) -> int:
             account(res)
             writer.write(_record(path, None, None, img, lm, res))
             if not args.no_annotate:
-                cv2.imwrite(str(_unique_name(out, path.stem, ".jpg", used)), annotate(img, res, lm.spec))
+                drawn = annotate(img, res, lm.spec, min_score=args.min_score)
+                cv2.imwrite(str(_unique_name(out, path.stem, ".jpg", used)), drawn)
             ok += 1
         except (ImageError, ValueError, OSError) as e:
             failed += 1
@@ -261,7 +264,7 @@ def _run_stream(lm, kind, src, writer, out, used, args, box, account) -> tuple[i
             account(res)
             writer.write(_record(name, n, ts, rgb, lm, res))
             if not args.no_annotate:
-                ann = annotate(rgb, res, lm.spec)
+                ann = annotate(rgb, res, lm.spec, min_score=args.min_score)
                 if vw is None:
                     stem = f"camera{src}" if kind == "camera" else Path(src).stem
                     path = _unique_name(out, stem, ".mp4", used)
