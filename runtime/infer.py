@@ -43,8 +43,8 @@ def parse_args(argv):
     p.add_argument("--model", default=None, help="a .tflite (with sidecar/embedded spec) or .onnx (with sidecar)")
     p.add_argument("--backend", default="auto", choices=("auto", "lce", "tflite", "onnxruntime"))
     p.add_argument("--threads", type=int, default=1,
-                   help="interpreter threads (default 1: the shipped models are small enough that more threads "
-                        "gain little, and a busy CPU makes thread hand-offs stall; see README 'Benchmarks')")
+                   help="interpreter threads (default 1: the shipped models are small enough that a second "
+                        "thread costs more in hand-offs than it gains; see README 'Benchmarks')")
     p.add_argument("--output", default="landmarks-out", help="output folder (default: ./landmarks-out)")
     p.add_argument("--flip-test", action="store_true", help="average with the mirrored crop")
     p.add_argument("--detector", default=None,

@@ -53,15 +53,3 @@ def test_bench_missing_model_is_one_line_error(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 2 and r.stderr.startswith("error: model") and len(r.stderr.splitlines()) == 1
 
-
-def test_contention_bench_runs_and_stops_its_load(tiny_face_tflite, tmp_path):
-    pytest.importorskip("tflite_runtime")
-    r = subprocess.run([sys.executable, "-m", "bench.contention", "--model", str(tiny_face_tflite), "--reps", "3",
-                        "--backends", "tflite", "--threads", "1", "--hogs", "1"],
-                       capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
-    line = next(x for x in r.stdout.splitlines() if "threads 1" in x)
-    assert "median" in line and "max" in line
-    bad = subprocess.run([sys.executable, "-m", "bench.contention", "--model", str(tmp_path / "no.tflite")],
-                         capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert bad.returncode == 2 and "not found" in bad.stderr and bad.stderr.count("\n") == 1
