@@ -220,24 +220,31 @@ def kernel_parity(flatbuffer: bytes, x: np.ndarray, lce_hm: np.ndarray) -> str:
     return f"bit-exact ({backend.kernels})"
 
 
+def landmark_moves(keras_hm: np.ndarray, other_hm: np.ndarray, spec: ModelSpec,
+                   ratio: float = AMBIGUOUS_PEAK_RATIO) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How far each decoded landmark of ``other_hm`` lies from Keras's, for two (N, H, W, K) heatmap
+    stacks. Returns ``(distances, confident, clear)``: (N, K) float input pixels, and (N, K) bool
+    masks: Keras's peak >= CONFIDENT_PEAK, and confident with no other peak >= ``ratio`` of it."""
+    xy_k, conf = codec.decode(keras_hm, spec.decode_method)
+    xy_o, _ = codec.decode(other_hm, spec.decode_method)
+    d = np.linalg.norm(codec.heatmap_to_input(xy_k, spec.stride) - codec.heatmap_to_input(xy_o, spec.stride), axis=-1)
+    confident = conf >= CONFIDENT_PEAK
+    return d, confident, confident & (codec.peak_ambiguity(keras_hm) < ratio)
+
+
 def parity(keras_hm: np.ndarray, lite_hm: np.ndarray, spec: ModelSpec, kind: str) -> dict:
     """Compare heatmaps and decoded landmarks (input pixels). Raises :class:`ConversionError`
     beyond the stated tolerances."""
     # heatmap differences relative to the heatmaps' range (at least 1): trained models peak near 1
     diff = np.abs(keras_hm - lite_hm) / max(1.0, float(np.abs(keras_hm).max()))
-    xy_k, conf = codec.decode(keras_hm, spec.decode_method)
-    xy_l, _ = codec.decode(lite_hm, spec.decode_method)
-    d_all = np.linalg.norm(codec.heatmap_to_input(xy_k, spec.stride) - codec.heatmap_to_input(xy_l, spec.stride),
-                           axis=-1)
     # Where Keras itself has no clear peak (low, or two nearly level) the argmax is arbitrary:
     # distances are bounded on clear landmarks, the share within 0.5 px on all confident ones.
-    confident = conf >= CONFIDENT_PEAK
-    clear = confident & (codec.peak_ambiguity(keras_hm) < AMBIGUOUS_PEAK_RATIO)
+    d_all, confident, clear = landmark_moves(keras_hm, lite_hm, spec)
     d = d_all[clear] if clear.any() else np.zeros(1)
     share = float((d_all[confident] <= 0.5).mean()) if confident.any() else 1.0
     per_crop = diff.reshape(len(diff), -1).max(axis=1)
     rep = {"crops": int(len(keras_hm)), "crops_identical": int((per_crop <= 1e-4).sum()),
-           "landmarks_total": int(conf.size), "landmarks_confident": int(confident.sum()),
+           "landmarks_total": int(confident.size), "landmarks_confident": int(confident.sum()),
            "landmarks_compared": int(clear.sum()), "ambiguous_peak_ratio": AMBIGUOUS_PEAK_RATIO,
            "heatmap_max_abs": float(diff.max()), "heatmap_mean_abs": float(diff.mean()),
            "heatmap_frac_off": float((diff > 1e-3).mean()), "heatmap_atol": HEATMAP_ATOL[kind],

@@ -5,7 +5,7 @@ sample under six jitters plus ``--crops`` validation crops from ``../shared/data
 on the same crops plus Gaussian noise of ``--noise`` (far below one 8-bit grey level). Prints, for
 both comparisons, how many crops come out identical, how many landmarks move more than one heatmap
 pixel, and how many of those had a second heatmap peak of at least ``--ratio`` of the top
-(``runtime.codec.peak_ambiguity``): the evidence behind the binary parity bound in
+(``runtime.codec.peak_ambiguity``, via ``convert.core.landmark_moves``): the evidence behind the binary parity bound in
 ``convert.core``. Writes nothing.
 """
 
@@ -17,17 +17,11 @@ import sys
 import numpy as np
 
 from convert import core
-from runtime import codec
 
 
 def compare(keras_hm: np.ndarray, other_hm: np.ndarray, spec, ratio: float) -> dict:
     """Landmark moves between two (N, H, W, K) heatmap stacks (input pixels), split by ambiguity."""
-    xy_k, conf = codec.decode(keras_hm, spec.decode_method)
-    xy_o, _ = codec.decode(other_hm, spec.decode_method)
-    d = np.linalg.norm(codec.heatmap_to_input(xy_k, spec.stride) - codec.heatmap_to_input(xy_o, spec.stride), axis=-1)
-    amb = codec.peak_ambiguity(keras_hm)
-    confident = conf >= core.CONFIDENT_PEAK
-    clear = confident & (amb < ratio)
+    d, confident, clear = core.landmark_moves(keras_hm, other_hm, spec, ratio)
     big = confident & (d > spec.stride)
     per_crop = np.abs(keras_hm - other_hm).reshape(len(keras_hm), -1).max(axis=1)
     return {"crops": len(keras_hm), "crops_identical": int((per_crop <= 1e-4).sum()),

@@ -62,8 +62,8 @@ def predict(backend, spec, samples, crop_mode: str = "gt", flip_test: bool = Fal
             gc = (x + w / 2, y + h / 2)
             dets = [] if det is None else [b for b in det.detect(img) if abs(b.x + b.w / 2 - gc[0]) < b.w / 2
                                            and abs(b.y + b.h / 2 - gc[1]) < b.h / 2]
-            boxes, source = object_boxes(dets[:1], img.shape, spec, cal)
-            stats["detector_missed"] += source != "detector" or not boxes
+            boxes, _ = object_boxes(dets[:1], img.shape, spec, cal)
+            stats["detector_missed"] += not dets
             if not boxes:
                 continue
             box = boxes[0]
