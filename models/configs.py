@@ -113,6 +113,12 @@ _BASES = {
                  decode_method="parabola"),
     "pose-lsp": dict(task="pose", keypoints="lsp14", input_size=128, width=128, crop_scale=1.25,
                      decode_method="parabola"),
+    # Wider (the paper's 256 channels) at the edge input size, one or two stacks: trained on a GPU
+    # with `python -m models.gpu_train` (about 2.5x / 5x the CPU cost of pose-lsp per image).
+    "pose-lsp-w256": dict(task="pose", keypoints="lsp14", input_size=128, width=256, crop_scale=1.25,
+                          decode_method="parabola"),
+    "pose-lsp-w256-2s": dict(task="pose", keypoints="lsp14", input_size=128, width=256, stacks=2,
+                             crop_scale=1.25, decode_method="parabola"),
     # The paper's full size (256x256 input, 256 channels, 64x64 heatmaps).
     "face-256": dict(task="face", keypoints="face68", crop_scale=1.5),
     "pose-lsp-256": dict(task="pose", keypoints="lsp14", crop_scale=1.25),
