@@ -298,7 +298,7 @@ def train(args) -> int:
         load_keras_weights(net, expand_weights(init) if any(k.endswith(":sign") for k in init.keys())
                            else {k: init[k] for k in init.keys()})
     net = net.to(dev).to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr, eps=1e-7)
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr, eps=1e-7, fused=dev.type == "cuda")
     print(f"{cfg.name}: {n_train} train / {len(val_img)} val, context {P}px, device {dev}, "
           f"setup {time.time() - t_start:.1f}s", flush=True)
 
@@ -321,11 +321,13 @@ def train(args) -> int:
         per, mean = metrics.pck(pred, gt, v, torso)
         return {"pck02": float(mean), "pck02_per_joint": [float(p) for p in per], "score": float(mean)}
 
-    def one_epoch(epoch, lr):
+    def one_epoch(epoch, lr, max_steps=0):
         for g in opt.param_groups:
             g["lr"] = lr
         losses = []
-        for idx, theta, hm, jv, u in _Batches(kp, vis, cfg, spec, args.batch, args.seed, epoch, P):
+        for step, (idx, theta, hm, jv, u) in enumerate(_Batches(kp, vis, cfg, spec, args.batch, args.seed, epoch, P)):
+            if max_steps and step >= max_steps:
+                break
             x = train_inputs(train_img[torch.from_numpy(idx).to(dev)], torch.from_numpy(theta).to(dev),
                              torch.from_numpy(u).to(dev), spec)
             x = x.contiguous(memory_format=torch.channels_last)
@@ -338,6 +340,22 @@ def train(args) -> int:
             net.clip_weights_()
             losses.append(loss.detach())
         return float(torch.stack(losses).mean())
+
+    if args.profile_steps:  # where a step's time goes, then stop (for a first look at a new machine)
+        from torch.profiler import ProfilerActivity, profile
+
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+        one_epoch(0, args.lr, max_steps=3)  # warm-up (cuDNN autotuning)
+        with profile(activities=acts) as prof:
+            t0 = time.time()
+            one_epoch(0, args.lr, max_steps=args.profile_steps)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+        ms = (time.time() - t0) / args.profile_steps * 1000
+        print(f"{args.profile_steps} steps of batch {args.batch}: {ms:.1f} ms/step")
+        key = "cuda_time_total" if dev.type == "cuda" else "cpu_time_total"
+        print(prof.key_averages().table(sort_by=key, row_limit=20))
+        return 0
 
     hist, best = [], None
     epochs, epoch = args.epochs, 0
@@ -446,6 +464,7 @@ def main(argv=None) -> int:
     t.add_argument("--init", default=None, help="weights .npz to start from")
     t.add_argument("--limit", type=int, default=0, help="use only the first N training samples (smoke runs)")
     t.add_argument("--no-weights", action="store_true", help="keep only the metrics (for a float twin)")
+    t.add_argument("--profile-steps", type=int, default=0, help="profile this many steps, print the table, stop")
     e = sub.add_parser("export", help="a train output folder -> Keras best.h5 and run files")
     e.add_argument("--run", required=True)
     e.add_argument("--out", required=True)
@@ -454,7 +473,7 @@ def main(argv=None) -> int:
         if args.cmd == "pack":
             print(json.dumps(pack(args.model, Path(args.out), args.data, args.context_px)))
         elif args.cmd == "train":
-            if not args.epochs and not args.time_budget:
+            if not args.epochs and not args.time_budget and not args.profile_steps:
                 p.error("give --epochs N or --time-budget SECONDS")
             return train(args)
         else:

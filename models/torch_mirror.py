@@ -36,12 +36,12 @@ class _SteSign(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+        return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * (x.abs() <= 1).to(g.dtype)
+        return torch.where(x.abs() <= 1, g, 0.0)
 
 
 def ste_sign(x: torch.Tensor) -> torch.Tensor:
@@ -66,11 +66,6 @@ class BinaryConv(nn.Conv2d):
         if self.scaled:
             w = w * self.weight.detach().abs().mean(dim=(1, 2, 3), keepdim=True)
         return F.conv2d(x, w)
-
-    def clip_(self):
-        """larq's ``weight_clip`` constraint, applied after each optimizer step."""
-        with torch.no_grad():
-            self.weight.clamp_(-1.0, 1.0)
 
 
 class TorchHourglass(nn.Module):
@@ -188,10 +183,13 @@ class TorchHourglass(nn.Module):
         return outs
 
     def clip_weights_(self):
-        """Apply ``weight_clip`` to every binary kernel (call after ``optimizer.step()``)."""
-        for m in self.modules():
-            if isinstance(m, BinaryConv):
-                m.clip_()
+        """larq's ``weight_clip`` on every binary kernel, clipped to [-1, 1] in two multi-tensor
+        ops (call after ``optimizer.step()``)."""
+        ws = [m.weight for m in self.modules() if isinstance(m, BinaryConv)]
+        if ws:
+            with torch.no_grad():
+                torch._foreach_clamp_min_(ws, -1.0)
+                torch._foreach_clamp_max_(ws, 1.0)
 
 
 # -- weights in Keras layout ---------------------------------------------------------------------

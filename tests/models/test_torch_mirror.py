@@ -86,3 +86,21 @@ def test_wrong_weights_are_named():
     w.pop("stem_conv/0")
     with pytest.raises(ValueError, match="missing.*stem_conv/0"):
         load_keras_weights(TorchHourglass(cfg), w)
+
+
+def test_ste_sign_and_weight_clip_follow_larq():
+    from models.torch_mirror import ste_sign
+
+    x = torch.tensor([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0], requires_grad=True)
+    y = ste_sign(x)
+    np.testing.assert_array_equal(y.detach().numpy(), [-1, -1, -1, 1, 1, 1, 1])  # sign(0) = +1
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 1, 1, 1, 1, 1, 0])  # passed where |x| <= 1
+    net = TorchHourglass(_small("pose-lsp"))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(100.0)
+    net.clip_weights_()
+    binary = [m.weight for m in net.modules() if type(m).__name__ == "BinaryConv"]
+    assert binary and all(float(w.detach().abs().max()) <= 1.0 for w in binary)
+    assert float(net.layers["stem_conv"].weight.detach().abs().max()) > 1.0  # real layers are not clipped
