@@ -143,6 +143,9 @@ def markdown(res: dict, title: str) -> str:
 
 def evaluate(backend, spec, samples, out: Path | None = None, crop_mode="gt", flip_test=False, title="",
              progress=True, detector: str | None = None) -> dict:
+    from runtime.detectors import resolve
+
+    detector = resolve(detector, spec.task, spec.name)
     stats: dict = {}
     pred = predict(backend, spec, samples, crop_mode, flip_test, progress, detector, stats)
     gt = np.stack([s.keypoints for s in samples])
@@ -152,10 +155,7 @@ def evaluate(backend, spec, samples, out: Path | None = None, crop_mode="gt", fl
         res = pose_metrics(pred, gt, np.stack([s.visible for s in samples]), spec.keypoint_names)
         if crop_mode == "detector":
             res["detector_missed_whole_image"] = stats["detector_missed"]
-    from runtime.detectors import resolve
-
-    det_name = resolve(detector, spec.task, spec.name)
-    res.update({"model": spec.name, "crop": f"detector:{det_name}" if crop_mode == "detector" else crop_mode,
+    res.update({"model": spec.name, "crop": f"detector:{detector}" if crop_mode == "detector" else crop_mode,
                 "flip_test": flip_test})
     if out is not None:
         from runtime.io import atomic_write_bytes
@@ -209,7 +209,7 @@ def main(argv=None) -> int:
             backend, spec = KerasBackend(model), cfg.spec()
         from runtime.detectors import resolve
 
-        resolve(args.detector, spec.task, spec.name)  # a detector for the other task: one line, before any work
+        detector = resolve(args.detector, spec.task, spec.name)  # the other task's detector: one line, before any work
         samples = load_dataset(spec.task, args.data)
     except Exception as e:  # noqa: BLE001 - one clear line for every load failure
         print(f"error: {e}", file=sys.stderr)
@@ -222,7 +222,7 @@ def main(argv=None) -> int:
     if args.decode:
         spec.decode_method = args.decode
     out = Path(args.out or ROOT / "build" / "eval" / spec.name)
-    res = evaluate(backend, spec, samples, out, args.crop, args.flip_test, detector=args.detector)
+    res = evaluate(backend, spec, samples, out, args.crop, args.flip_test, detector=detector)
     print(json.dumps({k: v for k, v in res.items() if k != "errors_inter_ocular"}, indent=1))
     print(f"wrote {out}/metrics.json, metrics.md")
     return 0
