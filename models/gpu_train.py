@@ -399,7 +399,6 @@ def train(args) -> int:
 def export(run: Path, out: Path) -> Path:
     """``run`` (a ``train`` output folder) -> ``out/best.h5`` (Keras) plus ``run.json``,
     ``history.jsonl`` and ``best.json`` for ``models.card``. Returns the .h5 path."""
-    from convert.core import load_keras  # noqa: F401  (TF-side loader of the same configs)
     from models.configs import get_config
     from models.hourglass import build_model
 
