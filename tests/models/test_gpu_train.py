@@ -53,9 +53,10 @@ def test_jitter_stays_in_range_and_changes_images():
 
 def test_export_reproduces_the_torch_network(tmp_path):
     pytest.importorskip("tensorflow")
+    from models.hourglass import build_model
     from models.torch_mirror import TorchHourglass, keras_weights
 
-    cfg = get_config("pose-lsp", input_size=64, width=32)
+    cfg = get_config("pose-lsp")
     net = TorchHourglass(cfg).eval()
     # trained-like BN statistics: with the initial ones (mean 0, beta 0) binary sums that are exactly 0
     # in exact arithmetic take float-rounding signs, which is noise, not a property of the export
@@ -68,16 +69,17 @@ def test_export_reproduces_the_torch_network(tmp_path):
             m.running_mean = torch.randn(n, generator=g) * 0.3
             m.running_var = torch.rand(n, generator=g) + 0.5
     run = tmp_path / "run"
-    run.mkdir()
     gpu_train._save_npz(run / "weights.npz", gpu_train.effective_weights(keras_weights(net), cfg))
     files = {"run": {"args": {"model": "pose-lsp"}}, "history": [{"epoch": 1, "seconds": 1.0}], "best": {"epoch": 1}}
     (run / "run_files.json").write_text(json.dumps(files))
-    # export builds the named config; use the small one through the same helpers
-    from models.hourglass import build_model
-
+    out = tmp_path / "runs" / "pose-lsp"
+    h5 = gpu_train.export(run, out)
+    assert h5 == out / "best.h5"
+    assert json.loads((out / "best.json").read_text()) == {"epoch": 1}
+    assert (out / "history.jsonl").read_text().count("\n") == 1 and (out / "run.json").exists()
     keras = build_model(config=cfg)
-    gpu_train.set_keras_weights(keras, gpu_train.expand_weights(np.load(run / "weights.npz")))
-    x = np.random.default_rng(0).uniform(-1, 1, (1, 64, 64, 3)).astype(np.float32)
+    keras.load_weights(str(h5), by_name=True)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 128, 128, 3)).astype(np.float32)
     with torch.no_grad():
         ref = net(torch.from_numpy(x).permute(0, 3, 1, 2))[-1].permute(0, 2, 3, 1).numpy()
     got = keras(x, training=False).numpy()
