@@ -41,15 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
+from runtime.io import atomic_write_bytes
+
 CONTEXT = 1.75  # context crop side / training crop side (covers scale 1.25, +-30 deg, jitter)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def _save_npz(path: Path, arrays: dict) -> None:
@@ -57,7 +51,7 @@ def _save_npz(path: Path, arrays: dict) -> None:
 
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    _atomic_write(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _image_blob(images, quality: int) -> tuple[np.ndarray, np.ndarray]:
@@ -94,7 +88,7 @@ def _decode_blob(blob: np.ndarray, offsets: np.ndarray, workers: int = 8) -> np.
 def pack(model: str, out: Path, data: str | None = None, context_px: int = 192, val_fraction: float = 0.1) -> dict:
     """Write ``out/pack.npz``: context crops of the training split and plain crops of the
     validation split (``models.data.split``), with labels in crop pixels. Returns a summary."""
-    from models.augment import make_example
+    from models.augment import clean_labels, make_example
     from models.configs import get_config
     from models.data import load_dataset, split
     from runtime import crop
@@ -104,10 +98,7 @@ def pack(model: str, out: Path, data: str | None = None, context_px: int = 192, 
     train, val = split(load_dataset(cfg.task, data), val_fraction)
     ctx_imgs, ctx_kp, ctx_vis = [], [], []
     for s in train:
-        kp = np.asarray(s.keypoints, np.float32)
-        vis = np.asarray(s.visible, np.float32).copy()
-        vis[~np.all(np.isfinite(kp), axis=1)] = 0
-        box = s.box if s.box is not None else crop.box_of_points(kp, vis)
+        kp, vis, box = clean_labels(s.keypoints, s.visible, s.box)
         center, side = crop.box_crop(box, cfg.crop_scale)
         m = crop.crop_matrix(center, side * CONTEXT, context_px)
         ctx_imgs.append(crop.warp(s.load_image(), m, context_px))
@@ -162,25 +153,16 @@ class _Batches:
         self.P = context_px
 
     def _one(self, i):
-        from runtime import codec, crop
+        from models.augment import crop_targets, draw_augmentation
+        from runtime import crop
 
-        cfg, p, S = self.cfg, self.params, self.cfg.input_size
-        rng = self.rng
-        side = self.P / CONTEXT
-        bs = side / cfg.crop_scale
+        cfg, S = self.cfg, self.cfg.input_size
+        side = self.P / CONTEXT  # the plain crop, centred in the context crop
         c = (self.P - 1) / 2.0
-        side *= rng.uniform(*p.scale)
-        center = (c + rng.uniform(-1, 1) * p.translate * bs, c + rng.uniform(-1, 1) * p.translate * bs)
-        rot = rng.uniform(-p.rotation_deg, p.rotation_deg) if rng.random() < p.rotation_prob else 0.0
-        flip = rng.random() < p.flip_prob
+        center, side, rot, flip = draw_augmentation((c, c), side, side / cfg.crop_scale, self.rng, self.params)
         m = crop.crop_matrix(center, side, S, rot, flip)
-        kc, vis = crop.apply(m, self.kp[i]), self.vis[i].copy()
-        if flip:
-            perm = codec.flip_permutation(len(kc), self.spec.flip_pairs)
-            kc, vis = kc[perm], vis[perm]
-        vis = vis * np.all((kc >= -0.5) & (kc <= S - 0.5), axis=1)
-        hm = codec.encode(codec.input_to_heatmap(kc, S / cfg.heatmap_size), (cfg.heatmap_size,) * 2,
-                          cfg.heatmap_sigma, vis)
+        _, vis, hm = crop_targets(m, self.kp[i], self.vis[i], flip, input_size=S, heatmap_size=cfg.heatmap_size,
+                                  flip_pairs=self.spec.flip_pairs, sigma=cfg.heatmap_sigma)
         return grid_theta(m, S, self.P), hm, vis
 
     def __iter__(self):
@@ -389,7 +371,7 @@ def train(args) -> int:
            "base_lr": args.lr, "train_samples": n_train, "val_samples": len(val_img),
            "device": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu",
            "wall_seconds": time.time() - t_start}
-    _atomic_write(out / "run_files.json", json.dumps({"run": run, "history": hist, "best": best}).encode())
+    atomic_write_bytes(out / "run_files.json", json.dumps({"run": run, "history": hist, "best": best}).encode())
     print(f"{cfg.name}: best epoch {best['epoch']} score {best['score']:.4f}; {time.time() - t_start:.0f}s",
           flush=True)
     return 0
@@ -415,9 +397,9 @@ def export(run: Path, out: Path) -> Path:
     os.close(fd)
     model.save_weights(tmp)
     os.replace(tmp, out / "best.h5")
-    _atomic_write(out / "run.json", json.dumps(files["run"], indent=1).encode())
-    _atomic_write(out / "history.jsonl", "".join(json.dumps(h) + "\n" for h in files["history"]).encode())
-    _atomic_write(out / "best.json", json.dumps(files["best"], indent=1).encode())
+    atomic_write_bytes(out / "run.json", json.dumps(files["run"], indent=1).encode())
+    atomic_write_bytes(out / "history.jsonl", "".join(json.dumps(h) + "\n" for h in files["history"]).encode())
+    atomic_write_bytes(out / "best.json", json.dumps(files["best"], indent=1).encode())
     return out / "best.h5"
 
 

@@ -52,4 +52,3 @@ def test_bench_missing_model_is_one_line_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "bench", "--model", str(tmp_path / "nope.tflite")],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 2 and r.stderr.startswith("error: model") and len(r.stderr.splitlines()) == 1
-
