@@ -12,7 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from convert.core import PRETRAINED, ROOT, ConversionError, convert, convert_onnx, default_weights
+from convert.core import ROOT, ConversionError, convert, convert_onnx
+from models.configs import PRETRAINED, default_weights
 
 
 def parse_args(argv):

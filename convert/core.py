@@ -24,7 +24,6 @@ from runtime.tflite_model import read_model
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-PRETRAINED = ROOT / "models" / "pretrained"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 # Parity tolerances, stated once (README "Convert"). Heatmap differences are taken relative to
 # max(1, max |Keras heatmap|); landmark distances are in input pixels. Float models must agree
@@ -84,36 +83,16 @@ def _imports():
                               "(pip install larq-compute-engine==0.16.0)") from None
 
 
-def default_weights(name: str) -> Path:
-    """Shipped Keras weights of a named config: ``models/pretrained/<name>.h5``."""
-    return PRETRAINED / f"{name}.h5"
-
-
 def load_keras(cfg, weights: str | Path | None):
-    """Build ``cfg`` and load ``weights`` (legacy Keras .h5, by layer). ``weights=None`` keeps the
-    random initialisation. Raises :class:`ConversionError` naming the expected shapes on mismatch."""
-    import tensorflow as tf
+    """``models.hourglass.load_model``, its :class:`~models.hourglass.WeightsError` raised as a
+    :class:`ConversionError` (same one-line message). ``weights=None`` keeps the random
+    initialisation."""
+    from models.hourglass import WeightsError, load_model
 
-    from models.hourglass import build_model
-
-    # Fresh name counters: auto-named ops (larq's quantizers) end up in tensor names, and the
-    # same names make the same bytes.
-    tf.keras.backend.clear_session()
-    tf.keras.utils.set_random_seed(0)
-    model = build_model(config=cfg)
-    if weights is not None:
-        weights = Path(weights)
-        if not weights.is_file():
-            raise ConversionError(f"weights file {weights} not found; train with `make train MODEL={cfg.name}` "
-                                  "or pass WEIGHTS=path/to/weights.h5")
-        try:
-            model.load_weights(str(weights))
-        except Exception as e:  # noqa: BLE001 - Keras raises ValueError, OSError, KeyError...
-            expected = {w.name: tuple(w.shape) for w in model.weights[:3]}
-            msg = " ".join(str(e).split())[:400]
-            raise ConversionError(f"weights {weights} do not fit model {cfg.name} ({msg}); expected e.g. "
-                                  f"{expected}; pass the weights trained for this config") from None
-    return model
+    try:
+        return load_model(config=cfg, weights=weights)
+    except WeightsError as e:
+        raise ConversionError(str(e)) from None
 
 
 def convert_keras(model, kind: str, calibration: np.ndarray | None = None) -> bytes:

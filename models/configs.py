@@ -91,7 +91,13 @@ class Config:
         )
 
 
-CALIBRATION = Path(__file__).resolve().parent / "pretrained" / "detector_calibration.json"
+PRETRAINED = Path(__file__).resolve().parent / "pretrained"
+CALIBRATION = PRETRAINED / "detector_calibration.json"
+
+
+def default_weights(name: str) -> Path:
+    """Shipped Keras weights of a named config: ``models/pretrained/<name>.h5``."""
+    return PRETRAINED / f"{name}.h5"
 
 
 def detector_calibration(task: str) -> dict:
@@ -108,7 +114,7 @@ def detector_calibration(task: str) -> dict:
 _BASES = {
     # Shipped defaults: edge size, trainable on 2 CPU cores. Their coarse 32x32 heatmaps are decoded
     # with the log-parabola refinement, measurably better than the quarter-pixel shift there (the
-    # face model card compares both: `python -m models.card --model face`).
+    # face model card compares both: `python -m convert.card --model face`).
     "face": dict(task="face", keypoints="face68", input_size=128, width=128, crop_scale=1.5,
                  decode_method="parabola"),
     "pose-lsp": dict(task="pose", keypoints="lsp14", input_size=128, width=128, crop_scale=1.25,

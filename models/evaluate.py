@@ -201,11 +201,11 @@ def main(argv=None) -> int:
             import os
 
             os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-            from convert.core import default_weights, load_keras
-            from models.configs import get_config
+            from models.configs import default_weights, get_config
+            from models.hourglass import load_model
 
             cfg = get_config(args.model)
-            model = load_keras(cfg, args.weights or default_weights(cfg.name))
+            model = load_model(config=cfg, weights=args.weights or default_weights(cfg.name))
             backend, spec = KerasBackend(model), cfg.spec()
         from runtime.detectors import resolve
 

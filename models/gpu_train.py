@@ -6,7 +6,7 @@ Three steps, two machines::
     python -m models.gpu_train pack --model pose-lsp-w256 --out build/gpu_pack
     # on the GPU machine (numpy, OpenCV, PyTorch; no TensorFlow, no larq)
     python -m models.gpu_train train --pack build/gpu_pack --model pose-lsp-w256 --out OUT --epochs 60
-    # here again: the Keras weights and the run files `models.card` reads
+    # here again: the Keras weights and the run files `convert.card` reads
     python -m models.gpu_train export --run OUT/pose-lsp-w256 --out runs/pose-lsp-w256
 
 The network is ``models.torch_mirror.TorchHourglass``, the layer-for-layer PyTorch mirror of the
@@ -21,7 +21,7 @@ What differs from ``models.train``:
   ``context_px`` pixels, WebP q85) that the GPU warps with the augmenting affine (bilinear, black
   outside the photo), so training crops are resampled twice;
 * colour jitter skips the hue shift;
-* validation during training reads WebP (q95) crops; ``models.card`` scores the exported model on
+* validation during training reads WebP (q95) crops; ``convert.card`` scores the exported model on
   the original images;
 * the exported binary kernels are the effective ones, ``sign(W) * mean|W|`` per output channel:
   they binarize to the same signs and scales as the latent weights, so inference is identical, but
@@ -380,7 +380,7 @@ def train(args) -> int:
 # -- export (TensorFlow side) ---------------------------------------------------------------------
 def export(run: Path, out: Path) -> Path:
     """``run`` (a ``train`` output folder) -> ``out/best.h5`` (Keras) plus ``run.json``,
-    ``history.jsonl`` and ``best.json`` for ``models.card``. Returns the .h5 path."""
+    ``history.jsonl`` and ``best.json`` for ``convert.card``. Returns the .h5 path."""
     from models.configs import get_config
     from models.hourglass import build_model
 

@@ -13,6 +13,7 @@ Larq Compute Engine converter turns into ``LceBconv2d``.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -25,6 +26,10 @@ layers = tf.keras.layers
 
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
+
+
+class WeightsError(ValueError):
+    """Weights that are missing or do not fit the model, with a one-line message naming the fix."""
 
 
 def _bn(x, name):
@@ -173,6 +178,35 @@ def build_model(
             x = layers.Add(name=f"reinject{s}_add")([x, f, h])
     out = outputs if intermediate_outputs else outputs[-1]
     return tf.keras.Model(inp, out, name=(name or cfg.name).replace("-", "_"))
+
+
+def load_model(*, config: str | Config, weights: str | Path | None) -> tf.keras.Model:
+    """``build_model(config=config)`` with ``weights`` loaded (legacy Keras .h5, by layer name).
+
+    ``weights=None`` keeps the random initialisation. The Keras session is cleared and seeded
+    first: larq's auto-named ops end up in tensor names, so the same weights give the same
+    converted bytes.
+
+    Raises:
+        WeightsError: the file is missing, or its layers/shapes do not fit ``config``.
+    """
+    cfg = get_config(config)
+    tf.keras.backend.clear_session()
+    tf.keras.utils.set_random_seed(0)
+    model = build_model(config=cfg)
+    if weights is not None:
+        weights = Path(weights)
+        if not weights.is_file():
+            raise WeightsError(f"weights file {weights} not found; train with `make train MODEL={cfg.name}` "
+                               "or pass WEIGHTS=path/to/weights.h5")
+        try:
+            model.load_weights(str(weights))
+        except Exception as e:  # noqa: BLE001 - Keras raises ValueError, OSError, KeyError...
+            expected = {w.name: tuple(w.shape) for w in model.weights[:3]}
+            msg = " ".join(str(e).split())[:400]
+            raise WeightsError(f"weights {weights} do not fit model {cfg.name} ({msg}); expected e.g. "
+                               f"{expected}; pass the weights trained for this config") from None
+    return model
 
 
 def count_parameters(model: tf.keras.Model) -> dict:

@@ -92,3 +92,21 @@ def test_summary_snapshot(name):
             pytest.fail(f"missing snapshot {path}")
         path.write_text(text)
     assert text == path.read_text(), f"architecture of {name} changed; UPDATE_SNAPSHOTS=1 if intended"
+
+
+def test_load_model_round_trips_weights_and_names_misfits(tmp_path):
+    from models.hourglass import WeightsError, load_model
+
+    cfg = get_config("face", input_size=64, width=32, depth=2)
+    m = build_model(config=cfg)
+    rng = np.random.default_rng(0)
+    m.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in m.get_weights()])
+    x = rng.normal(size=(1, 64, 64, 3)).astype(np.float32)
+    want = m(x, training=False).numpy()
+    m.save_weights(str(tmp_path / "w.h5"))
+    got = load_model(config=cfg, weights=tmp_path / "w.h5")(x, training=False).numpy()
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(WeightsError, match="not found; train with `make train MODEL=face`"):
+        load_model(config=cfg, weights=tmp_path / "missing.h5")
+    with pytest.raises(WeightsError, match="do not fit model face .*expected e.g."):
+        load_model(config=get_config("face", input_size=64, width=64, depth=2), weights=tmp_path / "w.h5")

@@ -23,7 +23,7 @@ def _card(name):
 
 @pytest.mark.parametrize("name", ["face", "pose-lsp"])
 def test_shipped_tflite_reproduces_card_metric(name, shared_data):
-    from models.card import SUBSET
+    from convert.card import SUBSET
     from models.data import load_dataset, split
     from models.evaluate import evaluate
     from runtime.landmarker import Landmarker, LandmarkerOptions

@@ -1,4 +1,8 @@
-"""``python -m models.card --model face``: the model card of a shipped model.
+"""``python -m convert.card --model face``: the model card of a shipped model.
+
+It lives in ``convert`` because shipping is a conversion step: ``--ship`` converts and verifies
+the run's weights (``convert.cli``) before anything in ``models/pretrained`` changes, and the card
+scores both the Keras weights and the converted ``.tflite``.
 
 Reads the training run (``runs/<model>/run.json``, ``history.jsonl``), evaluates the shipped Keras
 weights and the shipped ``.tflite`` (through the runtime) on the validation split and, for faces,
@@ -17,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from models.configs import PRETRAINED
+
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
-PRETRAINED = ROOT / "models" / "pretrained"
 SHIPPED = ROOT / "runtime" / "pretrained"
 SUBSET = 50  # the fixed validation subset the tests re-check
 
@@ -29,6 +34,27 @@ SUBSET = 50  # the fixed validation subset the tests re-check
 def _face_summary(res):
     return {k: res[k] for k in ("images", "nme_inter_ocular", "nme_inter_pupil", "nme_box", "auc@0.08", "fr@0.08",
                                 "auc@0.10", "fr@0.10", "detector_missed") if k in res}
+
+
+def train_command(model: str, training: dict) -> str:
+    """The ``python -m models.train`` command line of a run, from its recorded arguments: the
+    recipe flags always, the others (seed, initial weights, teacher, run folder) where they differ
+    from the defaults."""
+    a = training["args"]
+    cmd = [f"python -m models.train --model {model} --optimizer {a['optimizer']} --lr {training['base_lr']:g} "
+           f"--epochs {a['epochs']} --lr-steps {a['lr_steps']} --batch {a['batch']}"]
+    if training.get("run_dir", f"runs/{model}") != f"runs/{model}":
+        cmd.append(f"--out {training['run_dir']}")
+    if a.get("seed"):
+        cmd.append(f"--seed {a['seed']}")
+    if a.get("init"):
+        cmd.append(f"--init {a['init']}")
+    if a.get("teacher"):
+        cmd.append(f"--teacher {a['teacher']}")
+        if a.get("teacher_weights"):
+            cmd.append(f"--teacher-weights {a['teacher_weights']}")
+        cmd.append(f"--distill-alpha {a['distill_alpha']:g}")
+    return " ".join(cmd)
 
 
 def build_card(name: str, run_dir: Path | None) -> dict:
@@ -47,7 +73,8 @@ def build_card(name: str, run_dir: Path | None) -> dict:
         card["training"] = {"args": run["args"], "base_lr": run["base_lr"], "train_samples": run["train_samples"],
                             "val_samples": run["val_samples"], "epochs_done": len(hist),
                             "cpu_hours": round(sum(h["seconds"] for h in hist) / 3600, 2),
-                            "best": json.loads((run_dir / "best.json").read_text())}
+                            "best": json.loads((run_dir / "best.json").read_text()),
+                            "run_dir": Path(os.path.relpath(run_dir.resolve(), ROOT)).as_posix()}
         if (run_dir / "notes.md").exists():  # recipe changes during a run, written by hand
             card["training"]["notes"] = (run_dir / "notes.md").read_text().strip()
         best_h5 = run_dir / "best.h5"
@@ -116,6 +143,8 @@ def markdown(card: dict) -> str:
               f"({card['files']['tflite_bytes']:,} bytes) with its JSON sidecar."]
     if t:
         a = t["args"]
+        run = t.get("run_dir", f"runs/{card['model']}")
+        run_flag = "" if run == f"runs/{card['model']}" else f" --run {run}"
         lines += [f"* Data: `../shared/data` ({'300-W train: LFPW, HELEN, AFW' if c['task'] == 'face' else 'LSPET'}), "
                   f"{t['train_samples']} training / {t['val_samples']} validation samples (hash split).",
                   f"* Recipe: {a['optimizer']} lr {t['base_lr']:g}, steps at epochs {a['lr_steps'] or 'none'} "
@@ -124,9 +153,8 @@ def markdown(card: dict) -> str:
                   "shipped: "
                   + (f"the best checkpoint, epoch {t['best']['epoch']}." if t.get("shipped_is_run_best")
                      else "not the run's current best checkpoint (re-run with --ship)."),
-                  f"* Reproduce: `python -m models.train --model {card['model']} --optimizer {a['optimizer']} "
-                  f"--lr {t['base_lr']:g} --epochs {a['epochs']} --lr-steps {a['lr_steps']} --batch {a['batch']}`, "
-                  f"then `python -m models.card --model {card['model']} --ship` (copies `runs/{card['model']}/best.h5` "
+                  f"* Reproduce: `{train_command(card['model'], t)}`, then "
+                  f"`python -m convert.card --model {card['model']}{run_flag} --ship` (copies `{run}/best.h5` "
                   f"to `models/pretrained/`, converts and ships the .tflite, writes this card)."]
     lines += ["", "| evaluation | images | " + ("NME io | NME ip | NME box | AUC@0.08 | FR@0.08 | FR@0.10 |"
                                                 if c["task"] == "face" else "PCK@0.2 (torso) |"),
@@ -177,7 +205,7 @@ def markdown(card: dict) -> str:
                   f"{100 * kv['nme_difference']:+.3f} points (binary models cannot be bit-exact: see README, Convert)."]
     if c["task"] == "face":
         lines += ["", f"CED on the validation split: `{card['model']}-eval/ced.png`."]
-    lines += ["", "Generated by `python -m models.card --model " + card["model"] + "`."]
+    lines += ["", "Generated by `python -m convert.card --model " + card["model"] + "`."]
     return "\n".join(lines) + "\n"
 
 
@@ -208,7 +236,7 @@ def render_sample(name: str, out: Path) -> Path:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m models.card", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m convert.card", description=__doc__)
     p.add_argument("--model", default="face")
     p.add_argument("--run", default=None, help="training run folder (default: runs/<model>)")
     p.add_argument("--ship", action="store_true",
