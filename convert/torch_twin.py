@@ -1,22 +1,21 @@
-"""The PyTorch bridge: a PyTorch twin of the real-valued hourglass.
+"""The PyTorch bridge: our hourglass and FAN's in PyTorch, exported to ONNX.
 
-``HourglassNet`` uses the module names of FAN (Bulat & Tzimiropoulos, "How far are we from solving
-the 2D & 3D face alignment problem?", ICCV 2017; the face-alignment project), whose ConvBlock is
-the real-valued hierarchical block. It loads
-
-* our Keras weights of any real-valued hierarchical config (``load_keras_weights``), and
-* FAN state dicts / TorchScript archives that users download themselves (``load_fan_checkpoint``,
-  with ``layout="fan"``: average pooling and FAN's head),
-
-and exports to ONNX with ``torch.onnx`` (``export_onnx``) taking and returning channels-last
-tensors, like our .tflite models: (N, S, S, 3) float32 normalised RGB -> (N, S/4, S/4, K).
+* ``from_keras``: a real-valued hierarchical Keras model of ours as
+  :class:`models.torch_mirror.TorchHourglass` (the one PyTorch definition of our architecture,
+  also used for GPU training), wrapped channels-last by :class:`ChannelsLast`;
+* ``HourglassNet``: FAN's network (Bulat & Tzimiropoulos, "How far are we from solving the 2D & 3D
+  face alignment problem?", ICCV 2017; the face-alignment project) under FAN's module names, so
+  that FAN state dicts / TorchScript archives that users download themselves load strictly
+  (``load_fan_checkpoint``). FAN's ConvBlock is the real-valued hierarchical block, with average
+  pooling, a 3-pixel stem padding and its own head;
+* ``export_onnx``: either network to ONNX with ``torch.onnx``, taking and returning channels-last
+  tensors like our .tflite models: (N, S, S, 3) float32 normalised RGB -> (N, S/4, S/4, K).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -54,9 +53,9 @@ class ConvBlock(nn.Module):
 class HourGlass(nn.Module):
     """Newell et al.'s hourglass with FAN's module names (b1_L, b2_L, b2_plus_1, b3_L)."""
 
-    def __init__(self, depth: int, features: int, pool: str = "max"):
+    def __init__(self, depth: int, features: int):
         super().__init__()
-        self.depth, self.pool = depth, pool
+        self.depth = depth
         for level in range(depth, 0, -1):
             self.add_module(f"b1_{level}", ConvBlock(features, features))
             self.add_module(f"b2_{level}", ConvBlock(features, features))
@@ -66,7 +65,7 @@ class HourGlass(nn.Module):
 
     def _forward(self, level, x):
         up1 = self._modules[f"b1_{level}"](x)
-        low = F.max_pool2d(x, 2, 2) if self.pool == "max" else F.avg_pool2d(x, 2, 2)
+        low = F.avg_pool2d(x, 2, 2)
         low = self._modules[f"b2_{level}"](low)
         low = self._forward(level - 1, low) if level > 1 else self._modules[f"b2_plus_{level}"](low)
         low = self._modules[f"b3_{level}"](low)
@@ -77,33 +76,23 @@ class HourGlass(nn.Module):
 
 
 class HourglassNet(nn.Module):
-    """Real-valued stacked hourglass, FAN module names.
-
-    layout "ours": max pooling; head = BN-ReLU-1x1 conv (no bias) -> BN-ReLU -> 1x1 conv, as our
-    Keras models. layout "fan": average pooling; head = 1x1 conv (bias) -> BN-ReLU -> 1x1 conv.
-    ``channels_last``: forward takes (N, S, S, 3) and returns (N, H, W, K); else NCHW.
-    """
+    """FAN's real-valued stacked hourglass, under FAN's module names: average pooling, stem
+    padding 3, head = 1x1 conv (bias) -> BN-ReLU -> 1x1 conv. ``channels_last``: forward takes
+    (N, S, S, 3) and returns (N, H, W, K); else NCHW."""
 
     def __init__(self, num_keypoints: int = 68, width: int = 256, stacks: int = 1, depth: int = 4,
-                 layout: str = "ours", channels_last: bool = True):
+                 channels_last: bool = True):
         super().__init__()
-        if layout not in ("ours", "fan"):
-            raise ValueError(f"layout must be 'ours' or 'fan', got {layout!r}")
-        self.stacks, self.layout, self.channels_last = stacks, layout, channels_last
-        pool = "max" if layout == "ours" else "avg"
-        self.pool = pool
-        # Keras "same" padding of a 7x7/2 conv on an even input pads 2 before and 3 after; FAN pads 3.
-        self.conv1 = nn.Conv2d(3, width // 4, 7, stride=2, padding=3 if layout == "fan" else 0)
+        self.stacks, self.channels_last = stacks, channels_last
+        self.conv1 = nn.Conv2d(3, width // 4, 7, stride=2, padding=3)
         self.bn1 = _bn(width // 4)
         self.conv2 = ConvBlock(width // 4, width // 2)
         self.conv3 = ConvBlock(width // 2, width // 2)
         self.conv4 = ConvBlock(width // 2, width)
         for i in range(stacks):
-            self.add_module(f"m{i}", HourGlass(depth, width, pool))
+            self.add_module(f"m{i}", HourGlass(depth, width))
             self.add_module(f"top_m_{i}", ConvBlock(width, width))
-            if layout == "ours":
-                self.add_module(f"pre_last{i}", _bn(width))
-            self.add_module(f"conv_last{i}", nn.Conv2d(width, width, 1, bias=layout == "fan"))
+            self.add_module(f"conv_last{i}", nn.Conv2d(width, width, 1))
             self.add_module(f"bn_end{i}", _bn(width))
             self.add_module(f"l{i}", nn.Conv2d(width, num_keypoints, 1))
             if i < stacks - 1:
@@ -113,17 +102,12 @@ class HourglassNet(nn.Module):
     def forward(self, x):
         if self.channels_last:
             x = x.permute(0, 3, 1, 2)
-        if self.layout == "ours":
-            x = F.pad(x, (2, 3, 2, 3))
         x = F.relu(self.bn1(self.conv1(x)))
-        x = self.conv2(x)
-        x = F.max_pool2d(x, 2, 2) if self.pool == "max" else F.avg_pool2d(x, 2, 2)
+        x = F.avg_pool2d(self.conv2(x), 2, 2)
         x = self.conv4(self.conv3(x))
         prev, out = x, None
         for i in range(self.stacks):
             ll = self._modules[f"top_m_{i}"](self._modules[f"m{i}"](prev))
-            if self.layout == "ours":
-                ll = F.relu(self._modules[f"pre_last{i}"](ll))
             ll = F.relu(self._modules[f"bn_end{i}"](self._modules[f"conv_last{i}"](ll)))
             out = self._modules[f"l{i}"](ll)
             if i < self.stacks - 1:
@@ -132,68 +116,35 @@ class HourglassNet(nn.Module):
 
 
 # --- Keras -> PyTorch ------------------------------------------------------------------------
-def _keras_block_map(prefix: str, module: str) -> dict[str, str]:
-    """Keras layer name -> torch module path for one hierarchical block."""
-    m = {f"{prefix}_{i}_bn": f"{module}.bn{i}" for i in (1, 2, 3)}
-    m.update({f"{prefix}_{i}_conv": f"{module}.conv{i}" for i in (1, 2, 3)})
-    m[f"{prefix}_skip_bn"] = f"{module}.downsample.0"
-    m[f"{prefix}_skip_conv"] = f"{module}.downsample.2"
-    return m
+class ChannelsLast(nn.Module):
+    """A :class:`~models.torch_mirror.TorchHourglass` with the .tflite models' interface:
+    (N, S, S, 3) float32 normalised RGB -> (N, S/4, S/4, K) heatmaps of the last stack."""
+
+    channels_last = True
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x.permute(0, 3, 1, 2))[-1].permute(0, 2, 3, 1)
 
 
-def keras_name_map(depth: int, stacks: int) -> dict[str, str]:
-    """Keras layer names of ``models.hourglass`` (real, hierarchical) -> torch module paths."""
-    m = {"stem_conv": "conv1", "stem_bn": "bn1"}
-    for k, t in (("pre1", "conv2"), ("pre2", "conv3"), ("pre3", "conv4")):
-        m.update(_keras_block_map(k, t))
-    for s in range(stacks):
-        name = f"hg{s}"
-        for level in range(depth, 0, -1):
-            m.update(_keras_block_map(f"{name}_up1", f"m{s}.b1_{level}"))
-            m.update(_keras_block_map(f"{name}_low1", f"m{s}.b2_{level}"))
-            m.update(_keras_block_map(f"{name}_low3", f"m{s}.b3_{level}"))
-            if level == 1:
-                m.update(_keras_block_map(f"{name}_low2", f"m{s}.b2_plus_1"))
-            name = f"{name}_d{level - 1}"
-        m.update(_keras_block_map(f"out{s}_block", f"top_m_{s}"))
-        m.update({f"out{s}_lin_bn": f"pre_last{s}", f"out{s}_lin_conv": f"conv_last{s}", f"out{s}_bn": f"bn_end{s}",
-                  f"out{s}_heatmaps": f"l{s}", f"reinject{s}_features": f"bl{s}", f"reinject{s}_heatmaps": f"al{s}"})
-    return m
+def from_keras(keras_model, cfg) -> ChannelsLast:
+    """The weights of a real-valued hierarchical Keras model built by
+    ``models.hourglass.build_model``, in :class:`~models.torch_mirror.TorchHourglass` (eval mode),
+    channels-last.
 
-
-def from_keras(keras_model, cfg) -> HourglassNet:
-    """A :class:`HourglassNet` (layout "ours") with the weights of a real-valued hierarchical Keras
-    model built by ``models.hourglass.build_model``."""
+    Raises:
+        ValueError: ``cfg`` is binary or not hierarchical, or a layer has no counterpart.
+    """
     if cfg.binary or cfg.block != "hierarchical":
         raise ValueError(f"the PyTorch twin mirrors real-valued hierarchical configs; {cfg.name} is "
                          f"{'binary' if cfg.binary else cfg.block}")
-    net = HourglassNet(cfg.num_keypoints, cfg.width, cfg.stacks, cfg.depth, "ours").eval()
-    names = keras_name_map(cfg.depth, cfg.stacks)
-    mods = dict(net.named_modules())
-    used = set()
-    with torch.no_grad():
-        for layer in keras_model.layers:
-            w = layer.get_weights()
-            if not w:
-                continue
-            if layer.name not in names:
-                raise ValueError(f"Keras layer {layer.name} has no counterpart in the PyTorch twin")
-            mod = mods[names[layer.name]]
-            used.add(names[layer.name])
-            if isinstance(mod, nn.Conv2d):
-                mod.weight.copy_(torch.from_numpy(np.transpose(w[0], (3, 2, 0, 1)).copy()))
-                if len(w) > 1:
-                    mod.bias.copy_(torch.from_numpy(w[1]))
-            else:
-                g, b, mu, var = w
-                mod.weight.copy_(torch.from_numpy(g))
-                mod.bias.copy_(torch.from_numpy(b))
-                mod.running_mean.copy_(torch.from_numpy(mu))
-                mod.running_var.copy_(torch.from_numpy(var))
-    missing = [n for n, m in mods.items() if isinstance(m, nn.Conv2d | nn.BatchNorm2d) and n not in used]
-    if missing:
-        raise ValueError(f"PyTorch twin modules without Keras weights: {missing[:5]}")
-    return net
+    from models.torch_mirror import TorchHourglass, load_keras_weights
+
+    weights = {f"{layer.name}/{i}": w for layer in keras_model.layers for i, w in enumerate(layer.get_weights())}
+    return ChannelsLast(load_keras_weights(TorchHourglass(cfg), weights)).eval()
 
 
 # --- FAN checkpoints -------------------------------------------------------------------------
@@ -226,7 +177,7 @@ def load_fan_checkpoint(path_or_state: str | Path | dict, channels_last: bool = 
     k = sd["l0.weight"].shape[0]
     width = sd["conv1.weight"].shape[0] * 4
     depth = max(int(key.split(".")[1][3:]) for key in sd if key.startswith("m0.b1_"))
-    net = HourglassNet(k, width, stacks, depth, "fan", channels_last).eval()
+    net = HourglassNet(k, width, stacks, depth, channels_last).eval()
     sd = {k2: v for k2, v in sd.items() if not k2.endswith("num_batches_tracked")}
     missing, unexpected = net.load_state_dict(sd, strict=False)
     missing = [m for m in missing if not m.endswith("num_batches_tracked")]
@@ -235,8 +186,10 @@ def load_fan_checkpoint(path_or_state: str | Path | dict, channels_last: bool = 
     return net
 
 
-def export_onnx(net: HourglassNet, input_size: int, path: str | Path, opset: int = 17) -> bytes:
-    """Export with ``torch.onnx`` (TorchScript exporter), written atomically. Returns the bytes."""
+def export_onnx(net: nn.Module, input_size: int, path: str | Path, opset: int = 17) -> bytes:
+    """Export ``net`` (a :class:`HourglassNet` or :class:`ChannelsLast`) with ``torch.onnx``
+    (TorchScript exporter), input "image" (1, S, S, 3) if ``net.channels_last`` else (1, 3, S, S),
+    output "heatmaps"; written atomically. Returns the bytes."""
     import io
 
     from runtime.io import atomic_write_bytes

@@ -31,7 +31,7 @@ def test_binary_config_refused():
 
 def _random_fan(stacks=2):
     torch.manual_seed(0)
-    net = HourglassNet(68, 32, stacks, 2, "fan", channels_last=False).eval()
+    net = HourglassNet(68, 32, stacks, 2, channels_last=False).eval()
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
