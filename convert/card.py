@@ -85,7 +85,9 @@ def build_card(name: str, run_dir: Path | None) -> dict:
     if cfg.binary and (twin_run / "best.json").exists():  # the float twin's training-time validation
         tb = json.loads((twin_run / "best.json").read_text())
         th = [json.loads(x) for x in (twin_run / "history.jsonl").read_text().splitlines()]
+        tr = json.loads((twin_run / "run.json").read_text())
         card["real_twin"] = {"model": f"{name}-real", "epochs_done": len(th), "best_epoch": tb["epoch"],
+                             "command": train_command(f"{name}-real", {**tr, "run_dir": f"runs/{name}-real"}),
                              **{k: v for k, v in tb.items() if k in ("pck02", "nme_io", "metric_version")}}
     weights = PRETRAINED / f"{name}.h5"
     tfl = SHIPPED / f"{name}.tflite"
@@ -187,7 +189,8 @@ def markdown(card: dict) -> str:
     rt = card.get("real_twin")
     if rt and "pck02" in rt:
         mine = card.get("training", {}).get("best", {}).get("pck02")
-        lines += ["", f"Real-valued twin `{rt['model']}` (same recipe, `runs/{rt['model']}`): validation PCK@0.2 "
+        recipe = f"`{rt['command']}`" if rt.get("command") else f"same recipe, `runs/{rt['model']}`"
+        lines += ["", f"Real-valued twin `{rt['model']}` ({recipe}): validation PCK@0.2 "
                   f"{100 * rt['pck02']:.1f} % at epoch {rt['best_epoch']} of {rt['epochs_done']} trained"
                   + (f"; binary / real PCK = {mine / rt['pck02']:.2f} (binary at its epoch "
                      f"{card['training']['best']['epoch']})." if mine else ".")
