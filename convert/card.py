@@ -43,7 +43,7 @@ def train_command(model: str, training: dict) -> str:
     a = training["args"]
     cmd = [f"python -m models.train --model {model} --optimizer {a['optimizer']} --lr {training['base_lr']:g} "
            f"--epochs {a['epochs']} --lr-steps {a['lr_steps']} --batch {a['batch']}"]
-    if training.get("run_dir", f"runs/{model}") != f"runs/{model}":
+    if training["run_dir"] != f"runs/{model}":
         cmd.append(f"--out {training['run_dir']}")
     if a.get("seed"):
         cmd.append(f"--seed {a['seed']}")
@@ -57,6 +57,12 @@ def train_command(model: str, training: dict) -> str:
     return " ".join(cmd)
 
 
+def _read_run(run_dir: Path) -> tuple[dict, list[dict], dict]:
+    """A training run's ``run.json``, ``history.jsonl`` (one dict per epoch) and ``best.json``."""
+    hist = [json.loads(x) for x in (run_dir / "history.jsonl").read_text().splitlines()]
+    return (json.loads((run_dir / "run.json").read_text()), hist, json.loads((run_dir / "best.json").read_text()))
+
+
 def build_card(name: str, run_dir: Path | None) -> dict:
     from convert.core import load_keras
     from models.configs import get_config
@@ -68,12 +74,10 @@ def build_card(name: str, run_dir: Path | None) -> dict:
     card: dict = {"model": name, "config": cfg.to_dict()}
     run_dir = run_dir or ROOT / "runs" / name
     if (run_dir / "run.json").exists():
-        run = json.loads((run_dir / "run.json").read_text())
-        hist = [json.loads(x) for x in (run_dir / "history.jsonl").read_text().splitlines()]
+        run, hist, best = _read_run(run_dir)
         card["training"] = {"args": run["args"], "base_lr": run["base_lr"], "train_samples": run["train_samples"],
                             "val_samples": run["val_samples"], "epochs_done": len(hist),
-                            "cpu_hours": round(sum(h["seconds"] for h in hist) / 3600, 2),
-                            "best": json.loads((run_dir / "best.json").read_text()),
+                            "cpu_hours": round(sum(h["seconds"] for h in hist) / 3600, 2), "best": best,
                             "run_dir": Path(os.path.relpath(run_dir.resolve(), ROOT)).as_posix()}
         if (run_dir / "notes.md").exists():  # recipe changes during a run, written by hand
             card["training"]["notes"] = (run_dir / "notes.md").read_text().strip()
@@ -83,9 +87,7 @@ def build_card(name: str, run_dir: Path | None) -> dict:
                                                    and best_h5.read_bytes() == shipped.read_bytes())
     twin_run = ROOT / "runs" / f"{name}-real"
     if cfg.binary and (twin_run / "best.json").exists():  # the float twin's training-time validation
-        tb = json.loads((twin_run / "best.json").read_text())
-        th = [json.loads(x) for x in (twin_run / "history.jsonl").read_text().splitlines()]
-        tr = json.loads((twin_run / "run.json").read_text())
+        tr, th, tb = _read_run(twin_run)
         card["real_twin"] = {"model": f"{name}-real", "epochs_done": len(th), "best_epoch": tb["epoch"],
                              "command": train_command(f"{name}-real", {**tr, "run_dir": f"runs/{name}-real"}),
                              **{k: v for k, v in tb.items() if k in ("pck02", "nme_io", "metric_version")}}
@@ -145,7 +147,7 @@ def markdown(card: dict) -> str:
               f"({card['files']['tflite_bytes']:,} bytes) with its JSON sidecar."]
     if t:
         a = t["args"]
-        run = t.get("run_dir", f"runs/{card['model']}")
+        run = t["run_dir"]
         run_flag = "" if run == f"runs/{card['model']}" else f" --run {run}"
         lines += [f"* Data: `../shared/data` ({'300-W train: LFPW, HELEN, AFW' if c['task'] == 'face' else 'LSPET'}), "
                   f"{t['train_samples']} training / {t['val_samples']} validation samples (hash split).",
@@ -189,8 +191,7 @@ def markdown(card: dict) -> str:
     rt = card.get("real_twin")
     if rt and "pck02" in rt:
         mine = card.get("training", {}).get("best", {}).get("pck02")
-        recipe = f"`{rt['command']}`" if rt.get("command") else f"same recipe, `runs/{rt['model']}`"
-        lines += ["", f"Real-valued twin `{rt['model']}` ({recipe}): validation PCK@0.2 "
+        lines += ["", f"Real-valued twin `{rt['model']}` (`{rt['command']}`): validation PCK@0.2 "
                   f"{100 * rt['pck02']:.1f} % at epoch {rt['best_epoch']} of {rt['epochs_done']} trained"
                   + (f"; binary / real PCK = {mine / rt['pck02']:.2f} (binary at its epoch "
                      f"{card['training']['best']['epoch']})." if mine else ".")
