@@ -181,7 +181,7 @@ def main(argv=None) -> int:
                    help="gt: the labelled keypoints' box; detector: the detector's calibrated box; "
                         "image: the whole image (the runtime's default for pose)")
     p.add_argument("--detector", default=None,
-                   help="with --crop detector: face haar (default) or blazeface; pose blazepose (default)")
+                   help="with --crop detector: face blazeface (default) or haar; pose blazepose (default)")
     p.add_argument("--decode", default=None, choices=("argmax", "quarter", "parabola"),
                    help="override the spec's heatmap decode method")
     p.add_argument("--flip-test", action="store_true")

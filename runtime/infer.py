@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from runtime.smoothing import OneEuroParams, Smoothing
+
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE / "assets" / "astronaut.jpg"
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp"}
@@ -48,12 +50,22 @@ def parse_args(argv):
     p.add_argument("--output", default="landmarks-out", help="output folder (default: ./landmarks-out)")
     p.add_argument("--flip-test", action="store_true", help="average with the mirrored crop")
     p.add_argument("--detector", default=None,
-                   help="face: haar (default) or blazeface; pose: blazepose (default) or none (whole image)")
+                   help="face: blazeface (default; haar if it cannot load) or haar; pose: blazepose (default) or "
+                        "none (whole image)")
     p.add_argument("--track-threshold", type=float, default=0.25,
                    help="video/live: re-detect when the mean heatmap peak falls below this")
     p.add_argument("--redetect-every", type=int, default=15, metavar="N",
                    help="video/camera: also re-run the detector every N frames (0: only when the track is lost)")
-    p.add_argument("--box", default=None, help="x,y,w,h object box (skip detection; pose: the person)")
+    p.add_argument("--smoothing", default=Smoothing.ONE_EURO.value, choices=[m.value for m in Smoothing],
+                   help="videos/camera: temporal filtering of the landmarks (default one-euro; images never)")
+    d = OneEuroParams()
+    p.add_argument("--min-cutoff", type=float, default=d.min_cutoff, metavar="HZ",
+                   help=f"one-euro: cutoff of a still landmark (default {d.min_cutoff}; lower = steadier, more lag)")
+    p.add_argument("--beta", type=float, default=d.beta,
+                   help=f"one-euro: cutoff rise per face size/s of speed (default {d.beta}; higher = less lag)")
+    p.add_argument("--d-cutoff", type=float, default=d.d_cutoff, metavar="HZ",
+                   help=f"one-euro: cutoff of the speed estimate (default {d.d_cutoff})")
+    p.add_argument("--box", default=None, type=parse_box, help="x,y,w,h object box (skip detection; pose: the person)")
     p.add_argument("--csv", action="store_true", help="also write results.csv")
     p.add_argument("--no-annotate", action="store_true", help="write JSON only")
     p.add_argument("--min-score", type=float, default=0.3,
@@ -61,6 +73,17 @@ def parse_args(argv):
     p.add_argument("--show", action="store_true", help="show a window (needs a display and GUI OpenCV)")
     p.add_argument("--max-frames", type=int, default=0, help="stop videos/camera after N frames (0 = all)")
     return p.parse_args(argv)
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    """``"x,y,w,h"`` -> a box in image pixels; argparse reports the ValueError as a usage error."""
+    try:
+        box = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
+        raise argparse.ArgumentTypeError(f"--box must be x,y,w,h with w, h > 0, got {text!r}")
+    return box
 
 
 def expand_inputs(inputs: list[str]) -> list[tuple[str, Path]]:
@@ -133,22 +156,17 @@ def main(argv=None) -> int:
     from runtime.image import ImageError, read_image
     from runtime.landmarker import Landmarker, LandmarkerOptions, ModelLoadError
 
-    box = None
-    if args.box:
-        try:
-            box = [tuple(float(v) for v in args.box.split(","))]
-            assert len(box[0]) == 4 and box[0][2] > 0 and box[0][3] > 0
-        except (ValueError, AssertionError):
-            print(f"error: --box must be x,y,w,h with w, h > 0, got {args.box!r}", file=sys.stderr)
-            return 2
+    box = [args.box] if args.box else None
     mode = "video" if args.camera is not None or any(
         Path(s).suffix.lower() in VIDEO_EXT for s in args.inputs) else "image"
     try:
+        one_euro = OneEuroParams(args.min_cutoff, args.beta, args.d_cutoff)
         lm = Landmarker(LandmarkerOptions(model_path=args.model, backend=args.backend, threads=args.threads,
                                           running_mode=mode,
                                           detector=args.detector, flip_test=args.flip_test,
                                           track_threshold=args.track_threshold,
-                                          redetect_every=args.redetect_every))
+                                          redetect_every=args.redetect_every,
+                                          smoothing=Smoothing(args.smoothing), one_euro=one_euro))
         if args.box is None and lm.detector_name != "none":
             lm.detector  # noqa: B018 - load it now: a missing detector is one error line, not a failure per image
     except (ModelLoadError, BackendError, ValueError, RuntimeError) as e:
@@ -255,7 +273,8 @@ def _run_stream(lm, kind, src, writer, out, used, args, box, account) -> tuple[i
                     err = f"{src}: video ended early at frame {n + misses} of {total}"
                 break
             ts = int(round(1000 * n / fps)) if kind == "video" else int(1000 * (time.perf_counter() - t0))
-            ts = max(ts, (lm._last_ts or -1) + 1)
+            last = lm.last_timestamp_ms
+            ts = max(ts, -1 if last is None else last + 1)
             try:
                 rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if frame.ndim == 3 else frame
                 res = lm.detect_for_video(rgb, ts) if box is None else lm.detect(rgb, box)

@@ -13,6 +13,12 @@ when the track is lost (mean heatmap peak below ``track_threshold``) and every
 ``redetect_every`` frames: the binary model's heatmap peaks stay fairly high on non-faces (about
 0.3-0.6 on blank or noise frames, 0.75 on a face), so the peak alone cannot tell that a face left.
 
+In video / live mode the landmarks are then filtered over time (``runtime.smoothing``: a
+One-Euro filter per coordinate, timestamp- and scale-aware; ``smoothing=Smoothing.OFF`` turns it
+off). A track keeps its filter while it is followed, also across a re-detection that finds the same
+object again (boxes overlapping by IoU >= 0.5); a new object starts a fresh filter, a lost one
+drops its own.
+
 Pose pipeline: the BlazePose person detector (or ``detector="none"``) -> calibrated joints' box
 -> the same crop / model / decode; the whole image when no person is found.
 """
@@ -20,6 +26,7 @@ Pose pipeline: the BlazePose person detector (or ``detector="none"``) -> calibra
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +39,14 @@ from runtime.detectors import Box, calibrated_box, calibration_for
 from runtime.detectors import create as create_detector
 from runtime.detectors import resolve as resolve_detector
 from runtime.image import MAX_PIXELS, to_rgb8
+from runtime.smoothing import OneEuroFilter, OneEuroParams, Smoothing
 from runtime.spec import METADATA_KEY, ModelSpec, sidecar_path
 from runtime.tflite_model import ModelFormatError, read_model
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 DEFAULT_MODEL = PRETRAINED / "face.tflite"
 RUNNING_MODES = ("image", "video", "live")
+FALLBACK_DETECTOR = "haar"  # a face model's detector when the default (BlazeFace) cannot load
 
 
 class ModelLoadError(RuntimeError):
@@ -58,13 +67,17 @@ class LandmarkerOptions:
     backend: str = "auto"
     threads: int = 1
     running_mode: str = "image"
-    # None: the task's default (face: "haar", pose: "blazepose"); for pose "none" = the whole image
+    # None: the task's default (face: "blazeface", Haar if it cannot load; pose: "blazepose");
+    # for pose "none" = the whole image
     detector: str | None = None
     max_instances: int = 4
     flip_test: bool = False
     track_threshold: float = 0.25
     redetect_every: int = 15  # frames; 0: only when the track is lost
     max_pixels: int = MAX_PIXELS
+    # video / live: temporal filtering of the landmarks (image mode never filters)
+    smoothing: Smoothing = Smoothing.ONE_EURO
+    one_euro: OneEuroParams = field(default_factory=OneEuroParams)
     # live mode: called as result_callback(result, frame, timestamp_ms) from a worker thread
     result_callback: object = None
 
@@ -89,6 +102,28 @@ class Landmarks:
              "keypoints": [[round(float(x), 2), round(float(y), 2)] for x, y in self.keypoints],
              "scores": [round(float(s), 4) for s in self.scores]}
         return d
+
+
+@dataclass
+class _Track:
+    """One followed object: its latest unfiltered landmarks (the next frame is cropped from them)
+    and its temporal filter (None when smoothing is off)."""
+
+    raw: Landmarks
+    filter: OneEuroFilter | None
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        return crop.box_of_points(self.raw.keypoints)
+
+
+def box_iou(a: tuple, b: tuple) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
 
 
 @dataclass
@@ -231,6 +266,11 @@ class Landmarker:
         o = options or LandmarkerOptions()
         if o.running_mode not in RUNNING_MODES:
             raise ValueError(f"running_mode must be one of {RUNNING_MODES}, got {o.running_mode!r}")
+        try:
+            smoothing = Smoothing(o.smoothing)
+        except ValueError:
+            raise ValueError(f"smoothing must be one of {[m.value for m in Smoothing]}, got {o.smoothing!r}") from None
+        self.smoothing = smoothing if o.running_mode != "image" else Smoothing.OFF
         self.options = o
         data, self.spec, info = load_model(o.model_path, o.model_bytes, o.spec)
         is_onnx = info is None
@@ -249,7 +289,7 @@ class Landmarker:
         self.size = int(shape[1])
         self.detector_name = resolve_detector(o.detector, self.spec.task, self.spec.name)
         self._detector = None
-        self._track: list[Landmarks] = []
+        self._track: list[_Track] = []
         self._since_detect = 0
         self._last_ts: int | None = None
         self.stats = {"frames": 0, "detector_calls": 0, "dropped": 0}
@@ -278,9 +318,27 @@ class Landmarker:
 
     @property
     def detector(self):
+        """The detector, loaded on first use. When the task's default detector cannot load (the
+        BlazeFace asset or tflite-runtime missing), a face model falls back to OpenCV's Haar
+        cascade with a one-line notice on stderr; a detector asked for by name must load."""
         if self._detector is None:
-            self._detector = create_detector(self.detector_name)
+            try:
+                self._detector = create_detector(self.detector_name)
+            except RuntimeError as e:
+                if self.options.detector is not None or self.detector_name == FALLBACK_DETECTOR:
+                    raise
+                if self.spec.task != "face":
+                    raise
+                print(f"notice: {self.detector_name} detector unavailable ({e}); using {FALLBACK_DETECTOR}",
+                      file=sys.stderr)
+                self.detector_name = FALLBACK_DETECTOR
+                self._detector = create_detector(self.detector_name)
         return self._detector
+
+    @property
+    def last_timestamp_ms(self) -> int | None:
+        """The timestamp of the last video / live frame processed (None before the first, after reset)."""
+        return self._last_ts
 
     # -- core ---------------------------------------------------------------------------------
     def _calibration(self) -> dict:
@@ -319,37 +377,65 @@ class Landmarker:
         return LandmarkerResult(out, timings, None, ran)
 
     def detect_for_video(self, frame: np.ndarray, timestamp_ms: int) -> LandmarkerResult:
-        """Landmarks for one video frame, tracking from the previous frame. Timestamps must
-        increase; a frame whose track is lost triggers the detector."""
+        """Landmarks for one video frame, tracking from the previous frame and filtered over time
+        (``options.smoothing``). Timestamps (milliseconds) must increase; a frame whose track is
+        lost triggers the detector."""
         if self.options.running_mode == "image":
             raise ValueError("detect_for_video needs running_mode='video' or 'live'")
         if self._last_ts is not None and timestamp_ms <= self._last_ts:
             raise ValueError(f"timestamps must increase: got {timestamp_ms} after {self._last_ts}")
-        self._last_ts = int(timestamp_ms)
         t0 = time.perf_counter()
         img = to_rgb8(frame, self.options.max_pixels)
+        self._last_ts = int(timestamp_ms)
         timings: dict = {}
         ran = False
-        tracked = []
+        tracked: list[_Track] = []
         self._since_detect += 1
         due = self.options.redetect_every and self._since_detect >= self.options.redetect_every
         if self._track and self.spec.task == "face" and not due:
             for prev in self._track:
-                b = crop.box_of_points(prev.keypoints)
-                lm = self.landmarks_in_box(img, b, "track", timings)
+                lm = self.landmarks_in_box(img, prev.box, "track", timings)
                 if lm.score >= self.options.track_threshold:
-                    tracked.append(lm)
+                    tracked.append(_Track(lm, prev.filter))
         if not tracked:
             ran = self.detector_name != "none"
             self._since_detect = 0
             boxes, src = self._boxes(img, timings)
-            tracked = [self.landmarks_in_box(img, b, src, timings) for b in boxes]
+            found = [self.landmarks_in_box(img, b, src, timings) for b in boxes]
             if src == "detector":
-                tracked = [lm for lm in tracked if lm.score >= self.options.track_threshold] or tracked
+                found = [lm for lm in found if lm.score >= self.options.track_threshold] or found
+            tracked = self._match(found)
         self._track = tracked
+        t1 = time.perf_counter()
+        out = [self._filtered(tr, timestamp_ms) for tr in tracked]
+        timings["smooth"] = 1000 * (time.perf_counter() - t1)
         timings["total"] = 1000 * (time.perf_counter() - t0)
         self.stats["frames"] += 1
-        return LandmarkerResult(tracked, timings, int(timestamp_ms), ran)
+        return LandmarkerResult(out, timings, int(timestamp_ms), ran)
+
+    def _match(self, found: list[Landmarks]) -> list[_Track]:
+        """New detections -> tracks: one that overlaps a previous track (IoU of their landmark
+        boxes >= 0.5, best first) continues that track's filter; any other starts a fresh one."""
+        free = list(self._track)
+        out = []
+        for lm in found:
+            box = crop.box_of_points(lm.keypoints)
+            best = max(free, key=lambda tr: box_iou(box, tr.box), default=None)
+            if best is not None and box_iou(box, best.box) >= 0.5:
+                free.remove(best)
+                out.append(_Track(lm, best.filter))
+            else:
+                fresh = None if self.smoothing is Smoothing.OFF else OneEuroFilter(self.options.one_euro)
+                out.append(_Track(lm, fresh))
+        return out
+
+    def _filtered(self, tr: _Track, timestamp_ms: int) -> Landmarks:
+        """The track's landmarks after its temporal filter (unchanged when smoothing is off)."""
+        if tr.filter is None:
+            return tr.raw
+        _, _, w, h = tr.box
+        kp = tr.filter(tr.raw.keypoints, timestamp_ms, scale=max(w, h, 1.0))
+        return Landmarks(kp, tr.raw.scores, tr.raw.box, tr.raw.source)
 
     def detect_async(self, frame: np.ndarray, timestamp_ms: int) -> bool:
         """Live mode: process ``frame`` on a worker thread and deliver the result to
@@ -384,4 +470,5 @@ class Landmarker:
 
 
 __all__ = ["Landmarker", "LandmarkerOptions", "LandmarkerResult", "Landmarks", "ModelLoadError", "BackendError",
+           "OneEuroParams", "Smoothing",
            "load_model", "landmarks_in_box"]

@@ -68,7 +68,7 @@ def test_blazepose_finds_the_sample_person_around_her_face():
 
 
 def test_resolve_picks_the_task_default_and_rejects_the_wrong_task():
-    assert detectors.resolve(None, "face") == "haar" and detectors.resolve(None, "pose") == "blazepose"
+    assert detectors.resolve(None, "face") == "blazeface" and detectors.resolve(None, "pose") == "blazepose"
     assert detectors.resolve("blazeface", "face") == "blazeface" and detectors.resolve("none", "pose") == "none"
     with pytest.raises(ValueError, match="unknown detector 'yolo'; available: blazepose, none"):
         detectors.resolve("yolo", "pose")
@@ -82,3 +82,35 @@ def test_calibration_for_prefers_the_spec_then_the_builtin():
     assert detectors.calibration_for("haar", {}) == detectors.DEFAULT_CALIBRATION["haar"]
     assert detectors.calibration_for("haar", {"haar": {"scale": 2.0}}) == {"scale": 2.0}
     assert detectors.calibration_for("blazepose", {}) == {}
+
+
+def test_register_records_the_task(monkeypatch):
+    monkeypatch.setattr(detectors, "_REGISTRY", dict(detectors._REGISTRY))
+    monkeypatch.setattr(detectors, "TASKS", dict(detectors.TASKS))
+    detectors.register("people2", detectors.BlazePoseDetector, task="pose")
+    assert "people2" in detectors.available("pose") and "people2" not in detectors.available("face")
+    with pytest.raises(ValueError, match="finds people"):
+        detectors.resolve("people2", "face")
+    with pytest.raises(ValueError, match="task must be one of"):
+        detectors.register("x", detectors.HaarDetector, task="faces")
+
+
+def test_face_default_falls_back_to_haar_with_a_notice(monkeypatch, capsys):
+    """BlazeFace is the face default; when it cannot load, Haar runs instead (one line on stderr);
+    BlazeFace asked for by name must load."""
+    pytest.importorskip("tflite_runtime")
+    from runtime.landmarker import Landmarker, LandmarkerOptions
+
+    def broken(**_):
+        raise RuntimeError("face_detection_short_range.tflite is missing; run `make blazeface`")
+
+    with Landmarker(LandmarkerOptions()) as lm:
+        assert lm.detector_name == "blazeface" and lm.detector.name == "blazeface"
+    monkeypatch.setitem(detectors._REGISTRY, "blazeface", broken)
+    with Landmarker(LandmarkerOptions()) as lm:
+        assert lm.detector.name == "haar" and lm.detector_name == "haar"
+        assert lm.detect(read_image(SAMPLE)).landmarks  # with Haar's own calibration
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "notice: blazeface detector unavailable" in err and "using haar" in err
+    with Landmarker(LandmarkerOptions(detector="blazeface")) as lm, pytest.raises(RuntimeError, match="missing"):
+        lm.detector  # noqa: B018
