@@ -7,7 +7,10 @@ Writes into ``--out`` (default ``build/android/golden``):
   BlazeFace boxes and, per model, the landmarks of the video pipeline's first frame;
 * ``<image>.rgb``: each image as raw (H, W, 3) uint8 RGB (so JPEG decoders cannot differ);
 * ``<image>.<model>.input.f32`` / ``.heatmaps.f32``: the first face's model input and output,
-  float32 little-endian.
+  float32 little-endian;
+* the One-Euro filter (``runtime.smoothing``): its default constants and synthetic sequences with
+  their filtered values; and a short noisy clip of the sample (``video<i>.rgb``) through the video
+  pipeline with the default filter, re-detecting every 3 frames, with the landmarks of every frame.
 
 Images: ``runtime/assets/astronaut.jpg`` plus, when present, ``../shared/data/fixtures/dlib_faces``.
 Images never enter the repository: the files are written at test time.
@@ -25,6 +28,7 @@ import numpy as np
 from runtime import codec, crop
 from runtime.image import read_image
 from runtime.landmarker import Landmarker, LandmarkerOptions
+from runtime.smoothing import OneEuroFilter, OneEuroParams
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "runtime" / "pretrained"
@@ -42,7 +46,9 @@ TOLERANCE = {
     "landmark_px_max": 1e-2,
     "decode_px": 1e-4,
     "detection_px": 1e-3,
+    "smooth_abs": 1e-3,
 }
+VIDEO_FRAMES, VIDEO_REDETECT = 7, 3
 
 
 def _codec_cases(rng: np.random.Generator) -> list[dict]:
@@ -58,6 +64,48 @@ def _codec_cases(rng: np.random.Generator) -> list[dict]:
             case[method] = {"xy": xy.ravel().tolist(), "scores": sc.tolist()}
         cases.append(case)
     return cases
+
+
+def _one_euro_cases(rng: np.random.Generator) -> list[dict]:
+    """Noisy still values, a step, a ramp, with irregular frame times and a changing scale."""
+    cases = []
+    for params in (OneEuroParams(), OneEuroParams(min_cutoff=1.0, beta=0.5, d_cutoff=2.0)):
+        n = 40
+        t = np.cumsum(rng.uniform(10, 60, size=n)).round(3)
+        scale = rng.uniform(60, 140, size=n).round(3)
+        base = np.concatenate([np.full(n // 2, 100.0), np.full(n - n // 2, 160.0)])[:, None] + np.arange(6) * 3.0
+        vals = (base + rng.normal(0, 2.0, size=base.shape)).astype(np.float32)
+        vals[:, 1::2] += (0.2 * t[:, None]).astype(np.float32)  # the odd values move at 200 px/s
+        f = OneEuroFilter(params)
+        out = [f(v, ts, sc) for v, ts, sc in zip(vals, t, scale)]
+        cases.append({"params": [params.min_cutoff, params.beta, params.d_cutoff], "timestamps": t.tolist(),
+                      "scales": scale.tolist(), "values": vals.ravel().tolist(), "width": int(vals.shape[1]),
+                      "expected": np.ravel(out).tolist()})
+    return cases
+
+
+def _video(out: Path, rng: np.random.Generator) -> dict:
+    """The sample with camera-like noise, moving 3 px per frame, through the default filter."""
+    import cv2
+
+    img = read_image(ROOT / "runtime" / "assets" / "astronaut.jpg")
+    lm = Landmarker(LandmarkerOptions(model_path=PRETRAINED / "face.tflite", detector="blazeface",
+                                      running_mode="video", backend="tflite", redetect_every=VIDEO_REDETECT))
+    frames = []
+    with lm:
+        for i in range(VIDEO_FRAMES):
+            m = np.array([[1.0, 0.0, 3.0 * i], [0.0, 1.0, 0.0]])
+            f = cv2.warpAffine(img, m, img.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+            f = np.clip(f + rng.normal(0, 3.0, f.shape), 0, 255).astype(np.uint8)
+            _write(out / f"video{i}.rgb", f.tobytes())
+            ts = 33 * i + int(rng.integers(0, 10))
+            res = lm.detect_for_video(f, ts)
+            frames.append({"timestamp_ms": ts, "detector_ran": res.detector_ran,
+                           "faces": [lm_.keypoints.ravel().tolist() for lm_ in res.landmarks]})
+    d = OneEuroParams()
+    return {"model": "face", "width": int(img.shape[1]), "height": int(img.shape[0]),
+            "redetect_every": VIDEO_REDETECT, "frames": frames,
+            "defaults": [d.min_cutoff, d.beta, d.d_cutoff]}
 
 
 def _images(extra: Path | None) -> list[Path]:
@@ -77,7 +125,8 @@ def write(out: Path, fixtures: Path | None = None, seed: int = 0) -> dict:
     """Writes the golden files into ``out``; returns the golden.json content."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    gold = {"tolerance": TOLERANCE, "codec": _codec_cases(rng), "models": list(MODELS), "images": []}
+    gold = {"tolerance": TOLERANCE, "codec": _codec_cases(rng), "models": list(MODELS), "images": [],
+            "one_euro": _one_euro_cases(rng), "video": _video(out, rng)}
     marks = {m: Landmarker(LandmarkerOptions(model_path=PRETRAINED / f"{m}.tflite", detector="blazeface",
                                              running_mode="video", backend="tflite")) for m in MODELS}
     for path in _images(fixtures):

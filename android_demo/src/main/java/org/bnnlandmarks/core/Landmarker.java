@@ -7,7 +7,9 @@ import java.util.List;
  * The live pipeline of runtime/landmarker.py (video mode) in plain Java: track each face from the
  * previous frame's landmarks, run the detector when no track is left (mean heatmap peak below
  * {@code trackThreshold}) and every {@code redetectEvery} frames (the binary model's peaks stay
- * fairly high on non-faces), crop, run the model, decode, map back to image pixels.
+ * fairly high on non-faces), crop, run the model, decode, map back to image pixels, then filter over
+ * time ({@link OneEuroFilter}, on by default): a face keeps its filter while tracked and across a
+ * re-detection that finds it again (landmark boxes with IoU >= 0.5); a new face starts a fresh one.
  */
 public final class Landmarker {
     private final ModelSpec spec;
@@ -17,7 +19,22 @@ public final class Landmarker {
     private final int maxFaces;
     private int redetectEvery = 15, sinceDetect = 0;
     private final float[] input;
-    private List<Face> track = new ArrayList<>();
+    private List<Track> track = new ArrayList<>();
+    private OneEuroFilter.Params smoothing = OneEuroFilter.Params.DEFAULT;
+    private double lastTimestampMs = Double.NEGATIVE_INFINITY;
+
+    /** A followed face: its unfiltered landmarks (the next crop comes from them) and its filter. */
+    private static final class Track {
+        final Face raw;
+        final OneEuroFilter filter;
+        final double[] box;
+
+        Track(Face raw, OneEuroFilter filter) {
+            this.raw = raw;
+            this.filter = filter;
+            this.box = Box.ofPoints(raw.xy);
+        }
+    }
     /** Milliseconds of the last frame's stages: detect, crop, inference, decode. */
     public final double[] lastMs = new double[4];
     public boolean lastRanDetector;
@@ -37,6 +54,13 @@ public final class Landmarker {
     public void reset() {
         track = new ArrayList<>();
         sinceDetect = 0;
+        lastTimestampMs = Double.NEGATIVE_INFINITY;
+    }
+
+    /** Temporal filtering of the landmarks: the One-Euro constants, or null for none. Resets the track. */
+    public void setSmoothing(OneEuroFilter.Params params) {
+        smoothing = params;
+        reset();
     }
 
     /** Re-run the detector every n frames even while tracking (0: only when the track is lost). */
@@ -66,34 +90,76 @@ public final class Landmarker {
         return new Face(xy, scores, box, source);
     }
 
-    /** One video frame (upright RGB): tracked faces, or fresh detections when the track is lost. */
-    public List<Face> process(RgbSource frame) {
+    /**
+     * One video frame (upright RGB) taken at {@code timestampMs} (milliseconds, increasing): tracked faces,
+     * or fresh detections when the track is lost, filtered over time.
+     */
+    public List<Face> process(RgbSource frame, double timestampMs) {
+        if (!(timestampMs > lastTimestampMs)) {
+            throw new IllegalArgumentException("timestamps must increase: got " + timestampMs + " after " + lastTimestampMs);
+        }
+        lastTimestampMs = timestampMs;
         for (int i = 0; i < lastMs.length; i++) lastMs[i] = 0;
         lastRanDetector = false;
-        List<Face> out = new ArrayList<>();
+        List<Track> next = new ArrayList<>();
         sinceDetect++;
         boolean due = redetectEvery > 0 && sinceDetect >= redetectEvery;
-        for (Face prev : due ? new ArrayList<Face>() : track) {
-            double[] b = Box.ofPoints(prev.xy);
-            if (b == null) continue;
-            Face f = inBox(frame, b, "track");
-            if (f.score() >= trackThreshold) out.add(f);
+        for (Track prev : due ? new ArrayList<Track>() : track) {
+            if (prev.box == null) continue;
+            Face f = inBox(frame, prev.box, "track");
+            if (f.score() >= trackThreshold) next.add(new Track(f, prev.filter));
         }
-        if (out.isEmpty()) {
+        if (next.isEmpty()) {
             lastRanDetector = true;
             sinceDetect = 0;
             long t0 = System.nanoTime();
             List<Box> dets = detector.detect(frame);
             lastMs[0] = (System.nanoTime() - t0) / 1e6;
             double[] cal = spec.calibration(detector.name());
-            List<Face> all = new ArrayList<>();
+            List<Face> all = new ArrayList<>(), kept = new ArrayList<>();
             for (int i = 0; i < dets.size() && i < maxFaces; i++) {
                 all.add(inBox(frame, dets.get(i).calibrated(cal), "detector"));
             }
-            for (Face f : all) if (f.score() >= trackThreshold) out.add(f);
-            if (out.isEmpty()) out = all;
+            for (Face f : all) if (f.score() >= trackThreshold) kept.add(f);
+            next = match(kept.isEmpty() ? all : kept);
         }
-        track = out;
+        track = next;
+        List<Face> out = new ArrayList<>();
+        for (Track t : next) out.add(filtered(t, timestampMs));
         return out;
+    }
+
+    /** Detections -> tracks: one overlapping a previous track (IoU >= 0.5, best first) keeps its filter. */
+    private List<Track> match(List<Face> found) {
+        List<Track> free = new ArrayList<>(track), out = new ArrayList<>();
+        for (Face f : found) {
+            double[] b = Box.ofPoints(f.xy);
+            Track best = null;
+            double bestIou = -1;
+            for (Track t : free) {
+                double iou = b == null || t.box == null ? 0 : iou(b, t.box);
+                if (iou > bestIou) {
+                    bestIou = iou;
+                    best = t;
+                }
+            }
+            if (best != null && bestIou >= 0.5) {
+                free.remove(best);
+                out.add(new Track(f, best.filter));
+            } else {
+                out.add(new Track(f, smoothing == null ? null : new OneEuroFilter(smoothing)));
+            }
+        }
+        return out;
+    }
+
+    private static double iou(double[] a, double[] b) {
+        return Box.iou(new Box(a[0], a[1], a[2], a[3], 0), new Box(b[0], b[1], b[2], b[3], 0));
+    }
+
+    private static Face filtered(Track t, double timestampMs) {
+        if (t.filter == null || t.box == null) return t.raw;
+        double scale = Math.max(1.0, Math.max(t.box[2], t.box[3]));
+        return new Face(t.filter.apply(t.raw.xy, timestampMs, scale), t.raw.scores, t.raw.box, t.raw.source);
     }
 }

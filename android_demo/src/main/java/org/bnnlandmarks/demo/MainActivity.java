@@ -399,7 +399,7 @@ public final class MainActivity extends Activity {
                 m.landmarker.setModel(useBinary ? m.binary : m.real);
             }
             long t0 = System.nanoTime();
-            List<Face> faces = m.landmarker.process(upright);
+            List<Face> faces = m.landmarker.process(upright, img.getTimestamp() / 1e6); // ns -> ms, for the filter
             long t1 = System.nanoTime();
             if (m.lastFrameNs != 0) {
                 double inst = 1e9 / (t1 - m.lastFrameNs);

@@ -94,7 +94,7 @@ public class PipelineTest {
                             for (int j = 0; j < 4; j++) assertEquals(b.getDouble(j), got[j], tolDet);
                         }
                         lm.reset();
-                        List<Face> res = lm.process(img);
+                        List<Face> res = lm.process(img, 0);
                         JSONArray want = e.getJSONObject("models").getJSONArray(m);
                         assertEquals(e.getString("name") + " faces", want.length(), res.size());
                         for (int f = 0; f < res.size(); f++) {
@@ -126,19 +126,46 @@ public class PipelineTest {
              NativeModel model = Golden.model("face")) {
             Landmarker lm = new Landmarker(Golden.spec("face"), model, Golden.blazeFace(det), 0.25f, 4);
             RgbSource img = image(e);
-            List<Face> first = lm.process(img);
+            List<Face> first = lm.process(img, 0);
             assertTrue(lm.lastRanDetector);
             assertTrue(first.size() > 0);
-            List<Face> second = lm.process(img);
+            List<Face> second = lm.process(img, 33);
             assertTrue("a static face must stay tracked", !lm.lastRanDetector);
             assertEquals("track", second.get(0).source);
             lm.setRedetectEvery(3); // every 3rd frame after a detection, as the Python runtime does
             boolean[] ran = new boolean[6];
             for (int i = 0; i < ran.length; i++) {
-                lm.process(img);
+                lm.process(img, 66 + 33 * i);
                 ran[i] = lm.lastRanDetector;
             }
             assertTrue(java.util.Arrays.equals(new boolean[] {false, true, false, false, true, false}, ran));
+        }
+    }
+
+    @Test public void smoothedVideoMatchesPython() throws Exception {
+        JSONObject gold = Golden.json();
+        JSONObject v = gold.getJSONObject("video");
+        double tolMax = Golden.tol(gold, "landmark_px_max");
+        JSONArray frames = v.getJSONArray("frames");
+        try (NativeModel det = Golden.detector(); NativeModel model = Golden.model(v.getString("model"))) {
+            Landmarker lm = new Landmarker(Golden.spec(v.getString("model")), model, Golden.blazeFace(det), 0.25f, 4);
+            lm.setRedetectEvery(v.getInt("redetect_every"));
+            double worst = 0;
+            for (int i = 0; i < frames.length(); i++) {
+                JSONObject fr = frames.getJSONObject(i);
+                byte[] rgb = Golden.bytes(new File(Golden.DIR, "video" + i + ".rgb"));
+                List<Face> got = lm.process(PackedRgb.fromRgbBytes(rgb, v.getInt("width"), v.getInt("height")),
+                        fr.getDouble("timestamp_ms"));
+                assertEquals("frame " + i + " detector", fr.getBoolean("detector_ran"), lm.lastRanDetector);
+                JSONArray want = fr.getJSONArray("faces");
+                assertEquals("frame " + i + " faces", want.length(), got.size());
+                for (int f = 0; f < got.size(); f++) {
+                    JSONArray w = want.getJSONArray(f);
+                    for (int j = 0; j < w.length(); j++) worst = Math.max(worst, Math.abs(w.getDouble(j) - got.get(f).xy[j]));
+                }
+            }
+            System.out.printf("smoothed video: %d frames, max |landmark - python| = %.2e px%n", frames.length(), worst);
+            assertTrue("smoothed landmarks differ by " + worst, worst <= tolMax);
         }
     }
 
