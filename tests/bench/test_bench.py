@@ -38,6 +38,11 @@ def test_quick_bench_on_tiny_model(tiny_face_tflite, tmp_path):
         pass
     md = (out / "bench.md").read_text()
     assert "| model / runtime |" in md and res["cpu"]["model"] in md
+    live = res["live"]
+    assert [r["smoothing"] for r in live["rows"]] == ["off", "one-euro"]
+    assert all(set(r["lag_frames"]) == {"2", "5", "10"} for r in live["rows"])
+    assert live["default_detector"] == "blazeface" and set(live["detector_ms"]) == {"blazeface", "haar"}
+    assert "| smoothing | frame-to-frame, drawn |" in md
     assert (out / "scatter.png").stat().st_size > 1000
     # each peer either ran (a row with its own accuracy on labelled faces) or says why not
     peers = {row["backend"]: row for row in res["rows"] if row.get("kind") == "peer"}
