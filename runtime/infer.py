@@ -25,6 +25,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -103,11 +104,11 @@ def expand_inputs(inputs: list[str]) -> list[tuple[str, Path]]:
 
 
 class Writer:
-    """results.jsonl (+ csv); flushed per item so an interrupted run keeps what it did."""
+    """results.jsonl (+ csv); flushed per item so an interrupted run keeps what it did. A context manager."""
 
-    def __init__(self, out: Path, spec, want_csv: bool):
+    def __init__(self, out: Path, keypoint_names: list[str], want_csv: bool):
         out.mkdir(parents=True, exist_ok=True)
-        self.out, self.spec = out, spec
+        self.names = keypoint_names
         self.jsonl = open(out / "results.jsonl", "w")
         self.csv = None
         if want_csv:
@@ -115,27 +116,44 @@ class Writer:
             self.csv = csv.writer(self._csv_f)
             self.csv.writerow(["source", "frame", "instance", "keypoint", "name", "x", "y", "score"])
 
-    def write(self, rec: dict):
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def write(self, rec: dict) -> None:
         self.jsonl.write(json.dumps(rec) + "\n")
         self.jsonl.flush()
         if self.csv is not None:
-            for i, inst in enumerate(rec.get("instances", [])):
+            for i, inst in enumerate(rec["instances"]):
                 for k, ((x, y), s) in enumerate(zip(inst["keypoints"], inst["scores"])):
-                    self.csv.writerow([rec["source"], rec["frame"], i, k, self.spec.keypoint_names[k], x, y, s])
+                    self.csv.writerow([rec["source"], rec["frame"], i, k, self.names[k], x, y, s])
 
-    def close(self):
+    def close(self) -> None:
         self.jsonl.close()
         if self.csv is not None:
             self._csv_f.close()
 
 
-def _record(source, frame, ts, img, lm, result, error=None):
-    rec = {"source": str(source), "frame": frame, "timestamp_ms": ts,
-           "width": None if img is None else int(img.shape[1]), "height": None if img is None else int(img.shape[0]),
-           "model": lm.spec.name, "backend": lm.backend_name, "detector_ran": bool(result and result.detector_ran),
-           "instances": [i.to_dict() for i in result.landmarks] if result else [],
-           "timings_ms": {k: round(v, 3) for k, v in result.timings_ms.items()} if result else {}, "error": error}
-    return rec
+def record(lm, source, *, frame: int | None = None, timestamp_ms: int | None = None, image=None,
+           result=None, error: str | None = None) -> dict:
+    """One results.jsonl object (the schema in this module's docstring), for a result or an error.
+
+    Args:
+        lm: the :class:`~runtime.landmarker.Landmarker` (model and backend names).
+        source: the image path, video path or "cameraN". frame / timestamp_ms: for video frames.
+        image: the (H, W, 3) image, when it could be read. result: its ``LandmarkerResult``, if any.
+        error: the one-line problem, when there is one.
+    """
+    return {"source": str(source), "frame": frame, "timestamp_ms": timestamp_ms,
+            "width": None if image is None else int(image.shape[1]),
+            "height": None if image is None else int(image.shape[0]),
+            "model": lm.spec.name, "backend": lm.backend_name,
+            "detector_ran": bool(result is not None and result.detector_ran),
+            "instances": [i.to_dict() for i in result.landmarks] if result is not None else [],
+            "timings_ms": {k: round(v, 3) for k, v in result.timings_ms.items()} if result is not None else {},
+            "error": error}
 
 
 def _unique_name(out: Path, stem: str, suffix: str, used: set) -> Path:
@@ -147,111 +165,146 @@ def _unique_name(out: Path, stem: str, suffix: str, used: set) -> Path:
     return out / (name + suffix)
 
 
+@dataclass
+class _Run:
+    """What every item of one ``python -m runtime.infer`` run shares."""
+
+    lm: object  # Landmarker
+    writer: Writer
+    out: Path
+    box: list | None
+    annotate: bool
+    min_score: float
+    show: bool
+    max_frames: int
+    used: set = field(default_factory=set)
+    stage: dict = field(default_factory=dict)  # timing name -> per-item ms
+
+    def account(self, result) -> None:
+        for k, v in result.timings_ms.items():
+            self.stage.setdefault(k, []).append(v)
+
+    def report(self, source, error: str, **kw) -> None:
+        self.writer.write(record(self.lm, source, error=error, **kw))
+        print(f"warning: {error}", file=sys.stderr)
+
+
+def _make_landmarker(args, mode: str):
+    """-> the Landmarker for the CLI options, its detector loaded (a missing one is one error line)."""
+    from runtime.landmarker import Landmarker, LandmarkerOptions
+
+    lm = Landmarker(LandmarkerOptions(model_path=args.model, backend=args.backend, threads=args.threads,
+                                      running_mode=mode, detector=args.detector, flip_test=args.flip_test,
+                                      track_threshold=args.track_threshold, redetect_every=args.redetect_every,
+                                      smoothing=Smoothing(args.smoothing),
+                                      one_euro=OneEuroParams(args.min_cutoff, args.beta, args.d_cutoff)))
+    try:
+        if args.box is None and lm.detector_name != "none":
+            lm.detector  # noqa: B018 - load it now
+    except Exception:
+        lm.close()
+        raise
+    return lm
+
+
+def _check_display() -> str | None:
+    """None when ``--show`` can open a window, else the one-line problem."""
+    import cv2
+
+    if not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
+        return "--show needs a display (DISPLAY is not set)"
+    try:
+        cv2.namedWindow("bnn-landmarks")
+    except cv2.error:
+        return "--show needs OpenCV with GUI support (pip install opencv-python instead of opencv-python-headless)"
+    return None
+
+
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from tqdm import tqdm
-
     from runtime.backends import BackendError
-    from runtime.draw import annotate
-    from runtime.image import ImageError, read_image
-    from runtime.landmarker import Landmarker, LandmarkerOptions, ModelLoadError
+    from runtime.landmarker import ModelLoadError
 
-    box = [args.box] if args.box else None
     mode = "video" if args.camera is not None or any(
         Path(s).suffix.lower() in VIDEO_EXT for s in args.inputs) else "image"
     try:
-        one_euro = OneEuroParams(args.min_cutoff, args.beta, args.d_cutoff)
-        lm = Landmarker(LandmarkerOptions(model_path=args.model, backend=args.backend, threads=args.threads,
-                                          running_mode=mode,
-                                          detector=args.detector, flip_test=args.flip_test,
-                                          track_threshold=args.track_threshold,
-                                          redetect_every=args.redetect_every,
-                                          smoothing=Smoothing(args.smoothing), one_euro=one_euro))
-        if args.box is None and lm.detector_name != "none":
-            lm.detector  # noqa: B018 - load it now: a missing detector is one error line, not a failure per image
+        lm = _make_landmarker(args, mode)
     except (ModelLoadError, BackendError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.show:
-        import cv2
-
-        if not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
-            print("error: --show needs a display (DISPLAY is not set)", file=sys.stderr)
+    with lm:
+        problem = _check_display() if args.show else None
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
             return 2
+        items = expand_inputs(args.inputs) if args.inputs else ([] if args.camera is not None else [("image", SAMPLE)])
+        out = Path(args.output)
         try:
-            cv2.namedWindow("bnn-landmarks")
-        except cv2.error:
-            print("error: --show needs OpenCV with GUI support (pip install opencv-python instead of "
-                  "opencv-python-headless)", file=sys.stderr)
+            writer = Writer(out, lm.spec.keypoint_names, args.csv)
+        except OSError as e:
+            print(f"error: cannot write to output folder {out} ({e.strerror}); pass --output to a writable folder",
+                  file=sys.stderr)
             return 2
-    items = expand_inputs(args.inputs) if args.inputs else ([] if args.camera is not None else [("image", SAMPLE)])
-    out = Path(args.output)
-    try:
-        writer = Writer(out, lm.spec, args.csv)
-    except OSError as e:
-        print(f"error: cannot write to output folder {out} ({e.strerror}); pass --output to a writable folder",
-              file=sys.stderr)
-        return 2
-    used: set = set()
-    ok = failed = frames = 0
-    stage: dict[str, list] = {}
+        with writer:
+            run = _Run(lm, writer, out, [args.box] if args.box else None, not args.no_annotate, args.min_score,
+                       args.show, args.max_frames)
+            ok, failed = _run_images(run, [it for it in items if it[0] != "video"])
+            streams = [("video", p) for k, p in items if k == "video"]
+            if args.camera is not None:
+                streams.append(("camera", args.camera))
+            frames = 0
+            for kind, src in streams:
+                n, err = _run_stream(run, kind, src)
+                frames += n
+                failed, ok = failed + bool(err), ok + (not err)
+        _summary(ok, failed, frames, run.stage, lm, out)
+    return 0 if failed == 0 else 1
 
-    def account(result):
-        for k, v in result.timings_ms.items():
-            stage.setdefault(k, []).append(v)
 
-    images = [it for it in items if it[0] != "video"]
-    bar = tqdm(images, desc="images", unit="img", disable=len(images) < 2, file=sys.stderr)
+def _run_images(run: _Run, images: list[tuple[str, Path]]) -> tuple[int, int]:
+    """Images one by one (a bad one is reported and skipped). Returns (done, failed)."""
     import cv2
+    from tqdm import tqdm
 
-    for kind, path in bar:
+    from runtime.draw import annotate
+    from runtime.image import ImageError, read_image
+
+    ok = failed = 0
+    for kind, path in tqdm(images, desc="images", unit="img", disable=len(images) < 2, file=sys.stderr):
         img = None
         try:
             if kind == "missing":
                 raise ImageError(f"{path} does not exist")
             img = read_image(path)
-            res = lm.detect(img, box)
-            account(res)
-            writer.write(_record(path, None, None, img, lm, res))
-            if not args.no_annotate:
-                drawn = annotate(img, res, lm.spec, min_score=args.min_score)
-                cv2.imwrite(str(_unique_name(out, path.stem, ".jpg", used)), drawn)
+            res = run.lm.detect(img, run.box)
+            run.account(res)
+            run.writer.write(record(run.lm, path, image=img, result=res))
+            if run.annotate:
+                drawn = annotate(img, res, run.lm.spec, min_score=run.min_score)
+                cv2.imwrite(str(_unique_name(run.out, path.stem, ".jpg", run.used)), drawn)
             ok += 1
         except (ImageError, ValueError, OSError) as e:
             failed += 1
-            writer.write(_record(path, None, None, img, lm, None, str(e)))
-            print(f"warning: {e}", file=sys.stderr)
-    sources = [("video", p) for k, p in items if k == "video"]
-    if args.camera is not None:
-        sources.append(("camera", args.camera))
-    for kind, src in sources:
-        n, bad = _run_stream(lm, kind, src, writer, out, used, args, box, account)
-        frames += n
-        if bad:
-            failed += 1
-        else:
-            ok += 1
-    writer.close()
-    _summary(ok, failed, frames, stage, lm, out)
-    lm.close()
-    return 0 if failed == 0 else 1
+            run.report(path, str(e), image=img)
+    return ok, failed
 
 
-def _run_stream(lm, kind, src, writer, out, used, args, box, account) -> tuple[int, str | None]:
-    """Process a video file or camera. Returns (frames done, error or None); broken frames are
-    reported and skipped, a stream that fails to open or dies mid-way is an error."""
+def _run_stream(run: _Run, kind: str, src) -> tuple[int, str | None]:
+    """Process a video file (``kind`` "video", ``src`` its path) or a camera ("camera", its index).
+    Returns (frames done, error or None); broken frames are reported and skipped, a stream that
+    fails to open or dies mid-way is an error."""
     import cv2
     from tqdm import tqdm
 
     from runtime.draw import annotate
     from runtime.image import ImageError
 
+    lm = run.lm
     cap = cv2.VideoCapture(int(src) if kind == "camera" else str(src))
     name = f"camera{src}" if kind == "camera" else str(src)
     if not cap.isOpened():
         msg = f"cannot open {'camera ' + str(src) if kind == 'camera' else src}"
-        writer.write({"source": name, "frame": None, "error": msg, "instances": []})
-        print(f"warning: {msg}", file=sys.stderr)
+        run.report(name, msg)
         return 0, msg
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if kind == "video" else 0
@@ -262,9 +315,7 @@ def _run_stream(lm, kind, src, writer, out, used, args, box, account) -> tuple[i
     t0 = time.perf_counter()
     bar = tqdm(total=total or None, desc=Path(name).name, unit="frame", file=sys.stderr)
     try:
-        while True:
-            if args.max_frames and n >= args.max_frames:
-                break
+        while not (run.max_frames and n >= run.max_frames):
             okr, frame = cap.read()
             if not okr:
                 if kind == "camera":
@@ -277,21 +328,21 @@ def _run_stream(lm, kind, src, writer, out, used, args, box, account) -> tuple[i
             ts = max(ts, -1 if last is None else last + 1)
             try:
                 rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if frame.ndim == 3 else frame
-                res = lm.detect_for_video(rgb, ts) if box is None else lm.detect(rgb, box)
+                res = lm.detect_for_video(rgb, ts) if run.box is None else lm.detect(rgb, run.box)
             except (ImageError, ValueError, cv2.error) as e:
                 misses += 1
-                writer.write({"source": name, "frame": n + misses - 1, "error": str(e), "instances": []})
+                run.report(name, str(e), frame=n + misses - 1, timestamp_ms=ts)
                 continue
-            account(res)
-            writer.write(_record(name, n, ts, rgb, lm, res))
-            if not args.no_annotate:
-                ann = annotate(rgb, res, lm.spec, min_score=args.min_score)
+            run.account(res)
+            run.writer.write(record(lm, name, frame=n, timestamp_ms=ts, image=rgb, result=res))
+            if run.annotate:
+                ann = annotate(rgb, res, lm.spec, min_score=run.min_score)
                 if vw is None:
                     stem = f"camera{src}" if kind == "camera" else Path(src).stem
-                    path = _unique_name(out, stem, ".mp4", used)
+                    path = _unique_name(run.out, stem, ".mp4", run.used)
                     vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, ann.shape[1::-1])
                 vw.write(ann)
-                if args.show:
+                if run.show:
                     cv2.imshow("bnn-landmarks", ann)
                     if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                         break
@@ -303,8 +354,7 @@ def _run_stream(lm, kind, src, writer, out, used, args, box, account) -> tuple[i
         if vw is not None:
             vw.release()
     if err:
-        writer.write({"source": name, "frame": n, "error": err, "instances": []})
-        print(f"warning: {err}", file=sys.stderr)
+        run.report(name, err, frame=n)
     return n, err
 
 

@@ -97,11 +97,11 @@ class Landmarks:
     def score(self) -> float:
         return float(np.mean(self.scores)) if len(self.scores) else 0.0
 
-    def to_dict(self, names: list[str] | None = None) -> dict:
-        d = {"box": [round(float(v), 2) for v in self.box], "score": round(self.score, 4), "source": self.source,
-             "keypoints": [[round(float(x), 2), round(float(y), 2)] for x, y in self.keypoints],
-             "scores": [round(float(s), 4) for s in self.scores]}
-        return d
+    def to_dict(self) -> dict:
+        """The JSON form written by ``python -m runtime.infer`` (pixels to 0.01, scores to 1e-4)."""
+        return {"box": [round(float(v), 2) for v in self.box], "score": round(self.score, 4), "source": self.source,
+                "keypoints": [[round(float(x), 2), round(float(y), 2)] for x, y in self.keypoints],
+                "scores": [round(float(s), 4) for s in self.scores]}
 
 
 @dataclass
@@ -295,6 +295,7 @@ class Landmarker:
         self.stats = {"frames": 0, "detector_calls": 0, "dropped": 0}
         self._worker = None
         self._busy = None
+        self._pending = None  # the live-mode job in flight (a Future)
         if o.running_mode == "live" and o.result_callback is None:
             raise ValueError("running_mode='live' needs a result_callback (use 'video' for synchronous frames)")
 
@@ -309,12 +310,16 @@ class Landmarker:
         self.close()
 
     def close(self):
-        if self._worker is not None:
-            self._worker.shutdown(wait=True)
-            self._worker = None
-        if self.backend is not None:
-            self.backend.close()
-            self.backend = None
+        """Free the interpreter; in live mode wait for the frame in flight and re-raise its error, if any."""
+        try:
+            if self._worker is not None:
+                self._worker.shutdown(wait=True)
+                self._worker = None
+                self._raise_worker_error()
+        finally:
+            if self.backend is not None:
+                self.backend.close()
+                self.backend = None
 
     @property
     def detector(self):
@@ -450,6 +455,7 @@ class Landmarker:
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landmarker")
             self._busy = threading.Lock()
+        self._raise_worker_error()
         if not self._busy.acquire(blocking=False):
             self.stats["dropped"] += 1
             return False
@@ -461,8 +467,17 @@ class Landmarker:
             finally:
                 self._busy.release()
 
-        self._worker.submit(job)
+        self._pending = self._worker.submit(job)
         return True
+
+    def _raise_worker_error(self) -> None:
+        """Re-raise, in the caller's thread, what the last finished live-mode job raised (a bad frame,
+        a failing result_callback): a live stream never fails silently."""
+        done, self._pending = self._pending, None
+        if done is not None and not done.done():
+            self._pending = done  # still running: look again next time
+        elif done is not None and done.exception() is not None:
+            raise done.exception()
 
     def reset(self) -> None:
         """Forget the track (for example between videos)."""

@@ -127,3 +127,24 @@ def test_shipped_face_model_tracks_the_synthetic_clip(tmp_path):
         res = [lm.detect_for_video(f, 40 * i) for i, f in enumerate(_frames(video))]
     assert all(r.landmarks for r in res)
     assert lm.stats["detector_calls"] <= 3, lm.stats
+
+
+def test_live_mode_surfaces_worker_errors(tiny, tmp_path):
+    """An exception in the worker (here the result callback) is raised in the caller's thread: on the
+    next detect_async once the job has finished, or at close()."""
+    import time
+
+    def cb(result, frame, ts):
+        raise RuntimeError(f"callback failed at {ts}")
+
+    frame = next(_frames(make_video(tmp_path / "clip.mp4", frames=1)))
+    lm = Landmarker(LandmarkerOptions(model_path=tiny, running_mode="live", result_callback=cb))
+    assert lm.detect_async(frame, 0)
+    while lm._pending is not None and not lm._pending.done():
+        time.sleep(0.01)
+    with pytest.raises(RuntimeError, match="callback failed at 0"):
+        lm.detect_async(frame, 10)
+    assert lm.detect_async(frame, 20)  # the error was reported once; the stream goes on
+    with pytest.raises(RuntimeError, match="callback failed at 20"):
+        lm.close()
+    assert lm.backend is None
