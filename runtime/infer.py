@@ -189,7 +189,7 @@ class _Run:
         print(f"warning: {error}", file=sys.stderr)
 
 
-def _make_landmarker(args, mode: str):
+def _make_landmarker(args, mode):
     """-> the Landmarker for the CLI options, its detector loaded (a missing one is one error line)."""
     from runtime.landmarker import Landmarker, LandmarkerOptions
 
@@ -223,10 +223,10 @@ def _check_display() -> str | None:
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from runtime.backends import BackendError
-    from runtime.landmarker import ModelLoadError
+    from runtime.landmarker import ModelLoadError, RunningMode
 
-    mode = "video" if args.camera is not None or any(
-        Path(s).suffix.lower() in VIDEO_EXT for s in args.inputs) else "image"
+    streams = args.camera is not None or any(Path(s).suffix.lower() in VIDEO_EXT for s in args.inputs)
+    mode = RunningMode.VIDEO if streams else RunningMode.IMAGE
     try:
         lm = _make_landmarker(args, mode)
     except (ModelLoadError, BackendError, ValueError, RuntimeError) as e:

@@ -29,6 +29,7 @@ import hashlib
 import sys
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,18 @@ from runtime.tflite_model import ModelFormatError, read_model
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 DEFAULT_MODEL = PRETRAINED / "face.tflite"
-RUNNING_MODES = ("image", "video", "live")
+
+
+class RunningMode(StrEnum):
+    """How frames arrive: single images, video frames with timestamps (tracked and filtered), or a
+    live stream processed on a worker thread (results through ``result_callback``)."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+    LIVE = "live"
+
+
+RUNNING_MODES = tuple(m.value for m in RunningMode)
 FALLBACK_DETECTOR = "haar"  # a face model's detector when the default (BlazeFace) cannot load
 
 
@@ -66,7 +78,7 @@ class LandmarkerOptions:
     spec: ModelSpec | None = None
     backend: str = "auto"
     threads: int = 1
-    running_mode: str = "image"
+    running_mode: RunningMode = RunningMode.IMAGE  # or its value: "image", "video", "live"
     # None: the task's default (face: "blazeface", Haar if it cannot load; pose: "blazepose");
     # for pose "none" = the whole image
     detector: str | None = None
@@ -270,7 +282,8 @@ class Landmarker:
             smoothing = Smoothing(o.smoothing)
         except ValueError:
             raise ValueError(f"smoothing must be one of {[m.value for m in Smoothing]}, got {o.smoothing!r}") from None
-        self.smoothing = smoothing if o.running_mode != "image" else Smoothing.OFF
+        self.running_mode = RunningMode(o.running_mode)
+        self.smoothing = smoothing if self.running_mode is not RunningMode.IMAGE else Smoothing.OFF
         self.options = o
         data, self.spec, info = load_model(o.model_path, o.model_bytes, o.spec)
         is_onnx = info is None
@@ -296,7 +309,7 @@ class Landmarker:
         self._worker = None
         self._busy = None
         self._pending = None  # the live-mode job in flight (a Future)
-        if o.running_mode == "live" and o.result_callback is None:
+        if self.running_mode is RunningMode.LIVE and o.result_callback is None:
             raise ValueError("running_mode='live' needs a result_callback (use 'video' for synchronous frames)")
 
     @classmethod
@@ -385,7 +398,7 @@ class Landmarker:
         """Landmarks for one video frame, tracking from the previous frame and filtered over time
         (``options.smoothing``). Timestamps (milliseconds) must increase; a frame whose track is
         lost triggers the detector."""
-        if self.options.running_mode == "image":
+        if self.running_mode is RunningMode.IMAGE:
             raise ValueError("detect_for_video needs running_mode='video' or 'live'")
         if self._last_ts is not None and timestamp_ms <= self._last_ts:
             raise ValueError(f"timestamps must increase: got {timestamp_ms} after {self._last_ts}")
@@ -450,7 +463,7 @@ class Landmarker:
         import threading
         from concurrent.futures import ThreadPoolExecutor
 
-        if self.options.running_mode != "live":
+        if self.running_mode is not RunningMode.LIVE:
             raise ValueError("detect_async needs running_mode='live'")
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landmarker")
@@ -485,5 +498,5 @@ class Landmarker:
 
 
 __all__ = ["Landmarker", "LandmarkerOptions", "LandmarkerResult", "Landmarks", "ModelLoadError", "BackendError",
-           "OneEuroParams", "Smoothing",
+           "OneEuroParams", "RunningMode", "Smoothing",
            "load_model", "landmarks_in_box"]
