@@ -15,6 +15,7 @@ filtered, on clips synthesised from the bundled sample (so it runs anywhere).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,3 +145,59 @@ def detector_ms(detector: str | None = None, reps: int = 20) -> tuple[str, float
             det.detect(img)
             ts.append(1000 * (time.perf_counter() - t))
         return lm.detector_name, float(np.median(ts))
+
+
+def quality(model: str | Path | None = None, backend: str = "auto", one_euro=None) -> dict:
+    """Jitter and lag of the video pipeline, raw and filtered, and the face detectors' speed."""
+    rows = [r.to_dict() for r in measure(model, backend, one_euro=one_euro)]
+    default, ms = detector_ms()
+    dets = {default: ms, **dict([detector_ms("haar")])}
+    return {"rows": rows, "detector_ms": dets, "default_detector": default, "frame_ms": FRAME_MS}
+
+
+def markdown(q: dict) -> list[str]:
+    """The live-quality table of BENCHMARKS.md, as Markdown lines."""
+    speeds = list(q["rows"][0]["lag_frames"])
+    lines = ["Live tracking on clips made from the bundled sample (`bench/live.py`; video mode, default options, "
+             f"{1000 / q['frame_ms']:.0f} fps timestamps): still face = 90 frames with camera noise (sigma 3) and "
+             "random sub-pixel offsets (<= 0.5 px); jitter in % of the inter-ocular distance, as drawn and with the "
+             "offsets undone (there a perfectly still output scores the offsets' own motion, "
+             f"{q['rows'][0]['jitter']['shift_frame_to_frame_pct']:.2f} %); lag = mean frames behind a face "
+             "moving at N px per frame.", "",
+             "| smoothing | frame-to-frame, drawn | frame-to-frame, offsets undone | deviation from mean | "
+             + " | ".join(f"lag @ {v} px/frame" for v in speeds) + " |",
+             "|---|---:|---:|---:|" + "---:|" * len(speeds)]
+    for r in q["rows"]:
+        j = r["jitter"]
+        lines.append(f"| {r['smoothing']} | {j['drawn_frame_to_frame_pct']:.2f} % | {j['frame_to_frame_pct']:.2f} % | "
+                     f"{j['deviation_pct']:.2f} % | " + " | ".join(f"{r['lag_frames'][v]:.2f}" for v in speeds) + " |")
+    d = q["detector_ms"]
+    lines += ["", f"Face detector on the bundled sample (1 thread, median; default {q['default_detector']}): "
+              + ", ".join(f"{k} {v:.1f} ms" for k, v in d.items()) + ".", ""]
+    return lines
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    from runtime.smoothing import OneEuroParams
+
+    d = OneEuroParams()
+    p = argparse.ArgumentParser(prog="python -m bench.live", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=None, help="a face .tflite with its sidecar (default: the shipped model)")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--min-cutoff", type=float, default=d.min_cutoff)
+    p.add_argument("--beta", type=float, default=d.beta)
+    p.add_argument("--d-cutoff", type=float, default=d.d_cutoff)
+    a = p.parse_args(argv)
+    try:
+        params = OneEuroParams(a.min_cutoff, a.beta, a.d_cutoff)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(markdown(quality(a.model, a.backend, params))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -230,45 +230,17 @@ def run(args) -> dict:
         if any(r.get("backend") == "mediapipe" for r in rows):
             notes.append("MediaPipe: 468 mesh points mapped to the 68 of 300-W by a common, approximate "
                          "correspondence (bench/peers.py MP_TO_68); part of its error is that definition gap")
-    live_q = None if args.no_live else live_quality(binary, "tflite" if ok else "auto")
+    live_q = None
+    if not args.no_live:
+        from bench import live
+
+        print("  live quality: still-face jitter and lag, raw and filtered", flush=True)
+        live_q = live.quality(binary, "tflite" if ok else "auto")
     return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu_info(),
             "versions": _versions(), "kernels_isa": why if ok else None, "quick": bool(args.quick),
             "reps": reps, "threads": threads, "peaks": peaks, "rows": rows, "accuracy": acc, "notes": notes,
             "live": live_q,
             "command": "make bench" + (" QUICK=1" if args.quick else "")}
-
-
-def live_quality(model: Path, backend: str) -> dict:
-    """Jitter and lag of the video pipeline, raw and filtered, and the face detectors' speed (bench.live)."""
-    from bench import live
-
-    print("  live quality: still-face jitter and lag, raw and filtered", flush=True)
-    rows = [r.to_dict() for r in live.measure(model, backend)]
-    default, ms = live.detector_ms()
-    dets = {default: ms, **dict([live.detector_ms("haar")])}
-    return {"rows": rows, "detector_ms": dets, "default_detector": default, "frame_ms": live.FRAME_MS}
-
-
-def live_markdown(q: dict) -> list[str]:
-    speeds = list(q["rows"][0]["lag_frames"])
-    lines = ["Live tracking on clips made from the bundled sample (`bench/live.py`; video mode, default options, "
-             f"{1000 / q['frame_ms']:.0f} fps timestamps): still face = 90 frames with camera noise (sigma 3) and "
-             "random sub-pixel offsets (<= 0.5 px); jitter in % of the inter-ocular distance, as drawn and with the "
-             "offsets undone (there a perfectly still output scores the offsets' own motion, "
-             f"{q['rows'][0]['jitter']['shift_frame_to_frame_pct']:.2f} %); lag = mean frames behind a face "
-             "moving at N px per frame.", "",
-             "| smoothing | frame-to-frame, drawn | frame-to-frame, offsets undone | deviation from mean | "
-             + " | ".join(f"lag @ {v} px/frame" for v in speeds) + " |",
-             "|---|---:|---:|---:|" + "---:|" * len(speeds)]
-    for r in q["rows"]:
-        j = r["jitter"]
-        lines.append(f"| {r['smoothing']} | {j['drawn_frame_to_frame_pct']:.2f} % | {j['frame_to_frame_pct']:.2f} % | "
-                     f"{j['deviation_pct']:.2f} % | " + " | ".join(f"{r['lag_frames'][v]:.2f}" for v in speeds) + " |")
-    d = q["detector_ms"]
-    lines += ["", f"Face detector on the bundled sample (1 thread, median; default {q['default_detector']}): "
-              + ", ".join(f"{k} {v:.1f} ms" for k, v in d.items()) + ". The table's live fps is the whole video "
-              "pipeline (default detector, filter on) on a synthetic drifting clip.", ""]
-    return lines
 
 
 def _row_name(r: dict) -> str:
@@ -327,6 +299,8 @@ def markdown(res: dict) -> str:
             lines.append(f"| {_row_name(r)} | {th} | {r['median_ms']:.2f} | {r['p90_ms']:.2f} | {rel} | {frac} | "
                          f"{r['peak_rss_mb']:.0f} | {r['bytes'] / 1024:.0f} | {fps} |")
     p = res["peaks"]
+    lines += ["", "Live fps: the whole video pipeline (default face detector, tracking, filter on) on a synthetic "
+              "drifting clip, first thread count only."]
     lines += ["", f"Measured single-thread peaks: {p['binary_macs_per_s'] / 1e9:.0f} G binary MAC/s "
               f"(xor+popcount+add on registers), {p['float_macs_per_s'] / 1e9:.1f} G float MAC/s (FMA). "
               "Fraction of peak = the model's MACs / median latency / (peak x threads): whole model, "
@@ -357,7 +331,9 @@ def markdown(res: dict) -> str:
         frac = f"{100 * tot_m / tot_s / p['binary_macs_per_s']:.1f} %" if tot_s > 0 else "n/a"
         lines += [f"| all | | | | {len(prof)} | {1e6 * tot_s:.0f} (total) | {frac} |", ""]
     if res.get("live"):
-        lines += live_markdown(res["live"])
+        from bench import live
+
+        lines += live.markdown(res["live"])
     r = ratios(res)
     if r:
         lines += ["Ratios (this run):", ""] + [f"- {x}" for x in r] + [""]
