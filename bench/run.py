@@ -16,30 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
+from runtime.packages import importable, versions
+
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "runtime" / "pretrained"
 PEERS = ("dlib", "mediapipe")  # bench/peers.py; `make peers` installs them
 
 
-def _importable(name: str) -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def _versions() -> dict:
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for d in ("numpy", "tflite-runtime", "larq-compute-engine", "onnxruntime", "opencv-python-headless"):
-        try:
-            out[d] = metadata.version(d)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    return {"python": platform.python_version(),
+            **versions("numpy", "tflite-runtime", "larq-compute-engine", "onnxruntime", "opencv-python-headless")}
 
 
 def cpu_info() -> dict:
@@ -161,7 +147,7 @@ def run(args) -> dict:
         if ok:
             configs.append(("binary", ["--model", str(binary), "--backend", "tflite", "--threads", str(th),
                                        "--profile"]))
-        if _importable("larq_compute_engine"):
+        if importable("larq_compute_engine"):
             for k in ("indirect", "default"):
                 configs.append(("binary", ["--model", str(binary), "--backend", "lce", "--lce-kernel", k,
                                            "--threads", str(th)]))
@@ -169,7 +155,7 @@ def run(args) -> dict:
             notes.append("LCE interpreter not installed (x86_64/macOS only): its rows are skipped")
         if float_tfl:
             configs.append(("float", ["--model", str(float_tfl), "--backend", "tflite", "--threads", str(th)]))
-        if float_onnx and _importable("onnxruntime"):
+        if float_onnx and importable("onnxruntime"):
             configs.append(("float", ["--model", str(float_onnx), "--backend", "onnxruntime", "--threads", str(th)]))
     rows = []
     for kind, cfg in configs:
@@ -205,7 +191,7 @@ def run(args) -> dict:
         limit = args.limit or (20 if args.quick else 0)
         if ok:
             acc["binary"] = accuracy(binary, "tflite", args.data, limit, notes)
-        elif _importable("larq_compute_engine"):
+        elif importable("larq_compute_engine"):
             acc["binary"] = accuracy(binary, "lce", args.data, limit, notes)
         if float_tfl:
             acc["float"] = accuracy(float_tfl, "tflite", args.data, limit, notes)

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from models.data import SHARED_DATA
 from runtime import codec
 from runtime.io import atomic_write_bytes
+from runtime.packages import versions
 from runtime.spec import METADATA_KEY, ModelSpec, sidecar_path
 from runtime.tflite_model import read_model
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 # Parity tolerances, stated once (README "Convert"). Heatmap differences are taken relative to
 # max(1, max |Keras heatmap|); landmark distances are in input pixels. Float models must agree
 # everywhere. Binary models cannot: Keras and the interpreter sum in different orders, and a
@@ -249,7 +247,7 @@ def parity(keras_hm: np.ndarray, lite_hm: np.ndarray, spec: ModelSpec, kind: str
 
 
 def _tool_versions() -> dict:
-    return _versions("tensorflow-cpu", "tf-keras", "larq", "larq-compute-engine", "numpy", "tflite-runtime")
+    return versions("tensorflow-cpu", "tf-keras", "larq", "larq-compute-engine", "numpy", "tflite-runtime")
 
 
 def _weights_label(weights) -> str:
@@ -327,7 +325,7 @@ def convert_onnx(cfg, *, weights: str | Path | None, out_dir: str | Path = "buil
     model = load_keras(cfg, weights)
     spec = cfg.spec()
     spec.weights = _weights_label(weights)
-    spec.tools = {**_tool_versions(), **_versions("torch", "onnx", "onnxruntime")}
+    spec.tools = {**_tool_versions(), **versions("torch", "onnx", "onnxruntime")}
     x = parity_crops(spec, shared_data)
     net = from_keras(model, cfg)
     out = Path(out_dir)
@@ -356,14 +354,3 @@ def convert_onnx(cfg, *, weights: str | Path | None, out_dir: str | Path = "buil
     spec.save(sidecar_path(path))
     return rep
 
-
-def _versions(*pkgs) -> dict:
-    import importlib.metadata as md
-
-    out = {}
-    for p in pkgs:
-        try:
-            out[p] = md.version(p)
-        except md.PackageNotFoundError:
-            pass
-    return out

@@ -9,10 +9,6 @@ LCE does not run (``make test-aarch64``, a Raspberry Pi: ``tests/aarch64/check_g
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
 import argparse
 import dataclasses
 import io

@@ -12,13 +12,10 @@ Larq Compute Engine converter turns into ``LceBconv2d``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-import larq as lq  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import larq as lq
+import tensorflow as tf
 
 from models.configs import Config, get_config  # noqa: E402
 

@@ -15,6 +15,7 @@ import platform
 
 import numpy as np
 
+from runtime.packages import importable
 from runtime.tflite_model import ModelInfo
 
 LCE_OPS = {"LceQuantize", "LceDequantize", "LceBconv2d", "LceBMaxPool2d"}
@@ -163,15 +164,6 @@ class ONNXBackend(Backend):
         return np.asarray(self._s.run(None, {self._in.name: np.asarray(x, np.float32)})[0], np.float32)
 
 
-def _importable(module: str) -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def binary_ops(model: bytes) -> set[str]:
     """The LCE custom ops a .tflite flatbuffer uses (empty for float / int8 models)."""
     from runtime.tflite_model import read_model
@@ -189,7 +181,7 @@ def kernels_available() -> tuple[bool, str]:
     """(True, isa) when tflite-runtime and the project's binary kernels work here, else (False, why)."""
     global _KERNELS
     if _KERNELS is None:
-        if not _importable("tflite_runtime"):
+        if not importable("tflite_runtime"):
             _KERNELS = (False, f"tflite-runtime is not installed: {INSTALL_HINTS['tflite']}")
         else:
             from runtime import kernels
@@ -226,14 +218,14 @@ def choose_backend(info: ModelInfo | None, requested: str = "auto", is_onnx: boo
             raise BackendError(f"binary ops on tflite-runtime need the project's kernels: {why}")
         if ok:
             return "tflite"
-        if _importable("larq_compute_engine"):
+        if importable("larq_compute_engine"):
             return "lce"
         raise BackendError(f"this binary model needs the project's kernels ({why}) or the LCE interpreter "
                            f"({INSTALL_HINTS['lce']})")
     if requested == "auto":
-        if _importable("tflite_runtime"):
+        if importable("tflite_runtime"):
             return "tflite"
-        if _importable("larq_compute_engine"):
+        if importable("larq_compute_engine"):
             return "lce"
         raise BackendError(f"no TFLite interpreter installed; {INSTALL_HINTS['tflite']}")
     return requested

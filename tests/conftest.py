@@ -1,5 +1,7 @@
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,7 +10,17 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SHARED = Path(os.environ.get("BNN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+from models.data import SHARED_DATA as SHARED  # noqa: E402
+
+# Everything a run writes to the temporary folder (TensorFlow's autograph files, training workers'
+# checkpoints, subprocesses' files) goes into one folder of its own, removed when the run ends.
+_TMP = tempfile.mkdtemp(prefix="bnn-tests-")
+os.environ["TMPDIR"] = tempfile.tempdir = _TMP
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_TMP, ignore_errors=True)
 
 
 @pytest.fixture
