@@ -89,11 +89,13 @@ def face_metrics(pred, gt) -> dict:
     return res
 
 
-def pose_metrics(pred, gt, vis, keypoint_names) -> dict:
+def pose_metrics(pred, gt, vis, keypoint_names, metric) -> dict:
+    """PCK@0.2 of the torso (``Metric.PCK_TORSO``, LSP) or PCKh@0.5 (``Metric.PCKH``, MPII)."""
     from models import metrics
+    from models.keypoints import Metric
 
     res = {"images": int(len(gt))}
-    if len(keypoint_names) == 14:
+    if metric is Metric.PCK_TORSO:
         torso = metrics.torso_size(gt, metrics.LSP_TORSO, vis, metrics.LSP_TORSO_ALT)
         per, mean = metrics.pck(pred, gt, vis, torso, 0.2)
         res["pck@0.2"] = mean
@@ -143,16 +145,18 @@ def markdown(res: dict, title: str) -> str:
 
 def evaluate(backend, spec, samples, out: Path | None = None, crop_mode="gt", flip_test=False, title="",
              progress=True, detector: str | None = None) -> dict:
+    from models.keypoints import Metric, metric_of
     from runtime.detectors import resolve
 
     detector = resolve(detector, spec.task, spec.name)
+    metric = metric_of(spec)
     stats: dict = {}
     pred = predict(backend, spec, samples, crop_mode, flip_test, progress, detector, stats)
     gt = np.stack([s.keypoints for s in samples])
-    if spec.task == "face":
+    if metric is Metric.NME_IO:
         res = face_metrics(pred, gt)
     else:
-        res = pose_metrics(pred, gt, np.stack([s.visible for s in samples]), spec.keypoint_names)
+        res = pose_metrics(pred, gt, np.stack([s.visible for s in samples]), spec.keypoint_names, metric)
         if crop_mode == "detector":
             res["detector_missed_whole_image"] = stats["detector_missed"]
     res.update({"model": spec.name, "crop": f"detector:{detector}" if crop_mode == "detector" else crop_mode,

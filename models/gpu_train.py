@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models import recipe
 from runtime.io import atomic_write_bytes
 
 CONTEXT = 1.75  # context crop side / training crop side (covers scale 1.25, +-30 deg, jitter)
@@ -253,7 +254,6 @@ def expand_weights(packed) -> dict[str, np.ndarray]:
 def train(args) -> int:
     import torch
 
-    from models import metrics
     from models.configs import get_config
     from models.torch_mirror import TorchHourglass, keras_weights, load_keras_weights
     from runtime import codec
@@ -295,13 +295,7 @@ def train(args) -> int:
         net.train()
         xy, _ = codec.decode(np.concatenate(hms), cfg.decode_method)
         pred = codec.heatmap_to_input(xy, cfg.input_size / cfg.heatmap_size)
-        gt, v = pk["val_kc"], pk["val_vis"]
-        if cfg.task == "face":
-            e = metrics.nme(pred, gt, metrics.face_normalisers(gt)["inter_ocular"])
-            return {"nme_io": float(e.mean()), "score": -float(e.mean())}
-        torso = metrics.torso_size(gt, metrics.LSP_TORSO, pk["val_annotated"], metrics.LSP_TORSO_ALT)
-        per, mean = metrics.pck(pred, gt, v, torso)
-        return {"pck02": float(mean), "pck02_per_joint": [float(p) for p in per], "score": float(mean)}
+        return recipe.validation_metrics(cfg.task, pred, pk["val_kc"], pk["val_vis"], pk["val_annotated"])
 
     def one_epoch(epoch, lr, max_steps=0):
         for g in opt.param_groups:
@@ -314,8 +308,9 @@ def train(args) -> int:
                              torch.from_numpy(u).to(dev), spec)
             x = x.contiguous(memory_format=torch.channels_last)
             y = torch.from_numpy(hm).to(dev).permute(0, 3, 1, 2)
-            w = (1.0 + args.fg_weight * y.clamp(0, 1)) * torch.from_numpy(jv).to(dev)[:, :, None, None]
-            loss = sum(torch.mean(w * (o - y) ** 2) for o in net(x))
+            jw = torch.from_numpy(jv).to(dev)[:, :, None, None]
+            loss = sum(recipe.weighted_mse(o, y, jw, args.fg_weight, clip=torch.clamp, mean=torch.mean)
+                       for o in net(x))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -342,9 +337,7 @@ def train(args) -> int:
     hist, best = [], None
     epochs, epoch = args.epochs, 0
     while not epochs or epoch < epochs:
-        steps = [int(s) for s in args.lr_steps.split(",") if s.strip()] or \
-            ([round(epochs * 0.6), round(epochs * 0.85)] if epochs else [])
-        lr = args.lr * args.lr_decay ** sum(epoch >= s for s in steps)
+        lr = recipe.lr_at(epoch, args.lr, recipe.lr_steps(args.lr_steps, epochs), args.lr_decay)
         t0 = time.time()
         loss = one_epoch(epoch, lr)
         if dev.type == "cuda":
@@ -355,16 +348,15 @@ def train(args) -> int:
             epochs = max(2, 2 + int(left / (secs * 1.05)))
             print(f"{cfg.name}: epoch 2 took {secs:.1f}s -> {epochs} epochs in the budget", flush=True)
         val = evaluate()
-        rec = {"epoch": epoch + 1, "loss": loss, "lr": lr, "seconds": secs, **val}
+        rec = recipe.history_record(epoch + 1, loss, lr, secs, val)
         hist.append(rec)
-        print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in rec.items()
-                          if k != "pck02_per_joint"}), flush=True)
+        print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in rec.items()}), flush=True)
         if best is None or val["score"] > best["score"]:
-            best = rec
+            best = {"epoch": epoch + 1, **val}
             if not args.no_weights:
                 _save_npz(out / "weights.npz", effective_weights(keras_weights(net), cfg))
         epoch += 1
-    lr_steps = args.lr_steps or f"{round(epochs * 0.6)},{round(epochs * 0.85)}"
+    lr_steps = ",".join(str(e) for e in recipe.lr_steps(args.lr_steps, epochs))
     run = {"args": {"model": cfg.name, "optimizer": "adam", "lr": args.lr, "epochs": epochs, "batch": args.batch,
                     "lr_steps": lr_steps, "lr_decay": args.lr_decay, "fg_weight": args.fg_weight,
                     "seed": args.seed, "init": args.init, "trainer": "models.gpu_train"},
@@ -439,8 +431,8 @@ def main(argv=None) -> int:
     t.add_argument("--batch", type=int, default=32)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--lr-steps", default="", help="epochs where the lr drops (default: 60%% and 85%% of the epochs)")
-    t.add_argument("--lr-decay", type=float, default=0.2)
-    t.add_argument("--fg-weight", type=float, default=20.0)
+    t.add_argument("--lr-decay", type=float, default=recipe.LR_DECAY)
+    t.add_argument("--fg-weight", type=float, default=recipe.FG_WEIGHT)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--init", default=None, help="weights .npz to start from")
     t.add_argument("--limit", type=int, default=0, help="use only the first N training samples (smoke runs)")

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Metric(StrEnum):
+    """How a keypoint set is scored (``models.metrics``)."""
+
+    NME_IO = "nme_io"  # faces: NME normalised by the outer-eye-corner distance
+    PCK_TORSO = "pck@0.2"  # LSP: PCK at 0.2 of the torso diagonal
+    PCKH = "pckh@0.5"  # MPII: PCK at 0.5 of the head segment
 
 
 @dataclass(frozen=True)
@@ -11,6 +20,7 @@ class KeypointSet:
     names: tuple[str, ...]
     flip_pairs: tuple[tuple[int, int], ...]
     skeleton: tuple[tuple[int, int], ...]
+    metric: Metric = Metric.NME_IO
 
     @property
     def num(self) -> int:
@@ -65,11 +75,24 @@ KEYPOINT_SETS = {
         ((0, 5), (1, 4), (2, 3), (6, 11), (7, 10), (8, 9)),
         ((0, 1), (1, 2), (2, 8), (3, 9), (3, 4), (4, 5), (6, 7), (7, 8), (8, 12), (9, 12),
          (9, 10), (10, 11), (12, 13), (2, 3)),
+        Metric.PCK_TORSO,
     ),
     "mpii16": KeypointSet(
         "mpii16", MPII16_NAMES,
         ((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)),
         ((0, 1), (1, 2), (2, 6), (3, 6), (3, 4), (4, 5), (6, 7), (7, 8), (8, 9), (10, 11),
          (11, 12), (12, 7), (13, 7), (13, 14), (14, 15)),
+        Metric.PCKH,
     ),
 }
+
+
+def metric_of(spec) -> Metric:
+    """The metric of a model spec's keypoint set (its ``config["keypoints"]``; specs without one,
+    such as converted FAN models: faces by NME, 14 joints by LSP's PCK, others by PCKh)."""
+    kps = KEYPOINT_SETS.get((spec.config or {}).get("keypoints", ""))
+    if kps is not None:
+        return kps.metric
+    if spec.task == "face":
+        return Metric.NME_IO
+    return Metric.PCK_TORSO if spec.num_keypoints == len(LSP14_NAMES) else Metric.PCKH

@@ -1,7 +1,8 @@
 """Train a named config: ``python -m models.train --model face [KEY=value ...]``.
 
-Heatmap MSE on every stack; RMSprop 2.5e-4 with step decay (the authors' recipe) or Adam; binary
-weights clipped to [-1, 1] (larq's ``weight_clip`` constraint, applied by the optimizer).
+The recipe (``models.recipe``): weighted heatmap MSE on every stack; RMSprop 2.5e-4 with step
+decay (the authors' recipe) or Adam; binary weights clipped to [-1, 1] (larq's ``weight_clip``
+constraint, applied by the optimizer).
 Checkpoints every epoch and every ``--save-every`` steps into ``--out``; re-running the same
 command resumes exactly (same step, optimizer state, schedule and data order). The best
 weights by validation NME (faces) or PCK@0.2 (pose) are kept as ``best.h5``.
@@ -10,7 +11,6 @@ weights by validation NME (faces) or PCK@0.2 (pose) are kept as ``best.h5``.
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import math
 import os
@@ -18,9 +18,17 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from models import recipe
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+#: Called with the ordinal of each checkpoint save (1, 2, ...) just before it is written. A test
+#: hook: the fault-injection tests (tests/models/train_with_faults.py) raise or kill from here.
+SAVE_HOOKS: list[Callable[[int], None]] = []
 
 
 def parse_args(argv=None):
@@ -34,9 +42,10 @@ def parse_args(argv=None):
     p.add_argument("--out", default=None, help="run folder (default: runs/<model>)")
     p.add_argument("--optimizer", choices=("rmsprop", "adam"), default="rmsprop")
     p.add_argument("--lr", type=float, default=None, help="default: 2.5e-4 (rmsprop), 1e-3 (adam)")
-    p.add_argument("--lr-steps", default="", help="comma-separated epochs at which the lr drops")
-    p.add_argument("--lr-decay", type=float, default=0.2, help="lr factor at each --lr-steps epoch")
-    p.add_argument("--fg-weight", type=float, default=20.0,
+    p.add_argument("--lr-steps", default="",
+                   help="comma-separated epochs at which the lr drops (default: at 60 %% and 85 %% of --epochs)")
+    p.add_argument("--lr-decay", type=float, default=recipe.LR_DECAY, help="lr factor at each --lr-steps epoch")
+    p.add_argument("--fg-weight", type=float, default=recipe.FG_WEIGHT,
                    help="weighted MSE: pixel weight 1 + fg_weight * target (0 = plain MSE)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
@@ -54,21 +63,10 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def lr_at(epoch: int, base: float, steps: list[int], decay: float) -> float:
-    return base * decay ** sum(epoch >= s for s in steps)
-
-
-# Bumped when a task's validation metric changes meaning; a resumed run whose best.json was scored
-# under another version re-selects its best weights. Pose 2: the torso normaliser never uses a
-# not-annotated joint's placeholder coordinates (version 1 did, which inflated PCK on LSPET).
-METRIC_VERSION = {"face": 1, "pose": 2}
-
-
 def evaluate(model, cache, cfg, batch: int) -> dict:
-    """Validation metric on plain centred crops (in crop pixels; NME is scale invariant)."""
+    """The recipe's validation metric on plain centred crops (crop pixels; NME is scale invariant)."""
     import numpy as np
 
-    from models import metrics
     from models.augment import make_example
     from models.pipeline import make_dataset
     from runtime import codec
@@ -78,8 +76,7 @@ def evaluate(model, cache, cfg, batch: int) -> dict:
     for x, *_ in ds:
         out = model(x, training=False)
         preds.append(out[-1].numpy() if isinstance(out, (list, tuple)) else out.numpy())
-    hm = np.concatenate(preds)
-    xy, _ = codec.decode(hm, cfg.decode_method)
+    xy, _ = codec.decode(np.concatenate(preds), cfg.decode_method)
     pred = codec.heatmap_to_input(xy, cfg.input_size / cfg.heatmap_size)
     spec = cfg.spec()
     gts, viss = [], []
@@ -89,17 +86,8 @@ def evaluate(model, cache, cfg, batch: int) -> dict:
                                      flip_pairs=spec.flip_pairs, box=s.box)
         gts.append(kc)
         viss.append(vis)
-    gt, vis = np.stack(gts), np.stack(viss)
-    if cfg.task == "face":
-        e = metrics.nme(pred, gt, metrics.face_normalisers(gt)["inter_ocular"])
-        auc, fr = metrics.auc_and_failure(e, 0.08)
-        return {"nme_io": float(e.mean()), "auc08": auc, "fr08": fr, "score": -float(e.mean()),
-                "metric_version": METRIC_VERSION["face"]}
     annotated = np.stack([s.visible for s in cache.samples])
-    torso = metrics.torso_size(gt, metrics.LSP_TORSO, annotated, metrics.LSP_TORSO_ALT)
-    per, mean = metrics.pck(pred, gt, vis, torso)
-    return {"pck02": mean, "pck02_per_joint": per.tolist(), "score": mean,
-            "metric_version": METRIC_VERSION["pose"]}
+    return recipe.validation_metrics(cfg.task, pred, np.stack(gts), np.stack(viss), annotated)
 
 
 def weights_digest(model) -> str:
@@ -183,42 +171,41 @@ def checkpoint_bytes(model, keep: int = 2) -> int:
     return int(n * 4 * (3 * (keep + 1) + 1) + 4 * 2**20)
 
 
-def trim_history(path: Path, epochs_done: int) -> None:
-    """On resume: keep the complete history lines of the epochs the checkpoint contains (a kill can
-    leave a torn last line, or a line for an epoch whose checkpoint never landed)."""
-    if not path.exists():
-        return
-    from runtime.io import atomic_write_bytes
+@dataclass
+class _Run:
+    """A training run's state, shared by the steps of :func:`main`."""
 
-    keep = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("epoch"), int) and rec["epoch"] <= epochs_done:
-            keep.append(line)
-    atomic_write_bytes(path, ("\n".join(keep) + "\n" if keep else "").encode())
+    args: argparse.Namespace
+    cfg: object  # models.configs.Config
+    out: Path
+    train_s: list
+    val_s: list
+    base_lr: float
+    lr_steps: list
+    chief: bool = True
+    ckpt_dir: Path | None = None
+    strategy: object = None
+    model: object = None
+    opt: object = None
+    epoch_v: object = None
+    step_v: object = None
+    best_v: object = None
+    manager: object = None
+    latest: str | None = None
+    saves: int = 0
+
+    @property
+    def steps_full(self) -> int:
+        return len(self.train_s) // self.args.batch
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def _prepare(args) -> _Run:
+    """Config, run folder, data split and ``run.json``. Raises ValueError / OSError with the one-line fix."""
     from models.configs import get_config, parse_overrides
-
-    try:
-        cfg = get_config(args.model, **parse_overrides(args.overrides))
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    import numpy as np
-    import tensorflow as tf
-    from tqdm import tqdm
-
-    from models.data import load_dataset, split
-    from models.hourglass import build_model
-    from models.pipeline import ImageCache, make_dataset
+    from models.data import data_hash, load_dataset, split
     from runtime.io import atomic_write_bytes
 
+    cfg = get_config(args.model, **parse_overrides(args.overrides))
     out = Path(args.out or f"runs/{cfg.name}")
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -226,91 +213,103 @@ def main(argv=None) -> int:
         probe.write_bytes(b"x")
         probe.unlink()
     except OSError as e:
-        print(f"error: cannot write to run folder {out} ({e}); pass --out to a writable folder", file=sys.stderr)
-        return 2
+        raise OSError(f"cannot write to run folder {out} ({e}); pass --out to a writable folder") from None
     try:
         samples = load_dataset(cfg.task, args.data)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except FileNotFoundError as e:
+        raise ValueError(str(e)) from None
     train_s, val_s = split(samples, args.val_fraction)
     if not val_s or len(train_s) < args.batch:
-        print(f"error: {len(samples)} samples give {len(train_s)} for training and {len(val_s)} for validation; "
-              "give more data, a smaller --batch or another --val-fraction", file=sys.stderr)
-        return 2
+        raise ValueError(f"{len(samples)} samples give {len(train_s)} for training and {len(val_s)} for validation; "
+                         "give more data, a smaller --batch or another --val-fraction")
     base_lr = args.lr or (2.5e-4 if args.optimizer == "rmsprop" else 1e-3)
-    lr_steps = [int(s) for s in args.lr_steps.split(",") if s.strip()]
+    steps = recipe.lr_steps(args.lr_steps, args.epochs)
     resolved = {"config": cfg.to_dict(), "args": {k: v for k, v in vars(args).items()},
-                "base_lr": base_lr, "train_samples": len(train_s), "val_samples": len(val_s)}
+                "base_lr": base_lr, "lr_steps": steps, "train_samples": len(train_s), "val_samples": len(val_s),
+                "data_sha256": data_hash(samples)}
     print(json.dumps(resolved, indent=1))
     atomic_write_bytes(out / "run.json", json.dumps(resolved, indent=1).encode())
+    return _Run(args, cfg, out, train_s, val_s, base_lr, steps)
 
+
+def _build(run: _Run) -> None:
+    """Strategy, model (``--init``), optimizer and checkpoint, restored from the latest one if any."""
+    import numpy as np
+    import tensorflow as tf
+
+    from models.hourglass import build_model
+
+    args = run.args
     tf.keras.utils.set_random_seed(args.seed)
     if args.deterministic:
         tf.config.experimental.enable_op_determinism()
-    strategy = make_strategy()
-    chief = is_chief(strategy)
-    ckpt_dir = out / "ckpt" if chief else Path(tempfile.mkdtemp(prefix="bnn-worker-ckpt-"))
-    with strategy.scope():
-        model = build_model(config=cfg, intermediate_outputs=True)
+    run.strategy = make_strategy()
+    run.chief = is_chief(run.strategy)
+    run.ckpt_dir = run.out / "ckpt" if run.chief else Path(tempfile.mkdtemp(prefix="bnn-worker-ckpt-"))
+    with run.strategy.scope():
+        run.model = build_model(config=run.cfg, intermediate_outputs=True)
         if args.init:
-            model.load_weights(args.init)
-        opt = (tf.keras.optimizers.RMSprop(base_lr) if args.optimizer == "rmsprop"
-               else tf.keras.optimizers.Adam(base_lr))
-        epoch_v = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        step_in_epoch_v = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
-        best_v = tf.Variable(-np.inf, dtype=tf.float64, trainable=False, name="best_score")
-        ckpt = tf.train.Checkpoint(model=model, optimizer=opt, epoch=epoch_v, step_in_epoch=step_in_epoch_v,
-                                   best=best_v)
-        manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=2)
-        latest = tf.train.latest_checkpoint(str(out / "ckpt"))
-        if latest:
-            ckpt.restore(latest).assert_existing_objects_matched()
-            print(f"resumed from {latest}: epoch {int(epoch_v.numpy()) + 1}, step {int(step_in_epoch_v.numpy())} of it")
+            run.model.load_weights(args.init)
+        run.opt = (tf.keras.optimizers.RMSprop(run.base_lr) if args.optimizer == "rmsprop"
+                   else tf.keras.optimizers.Adam(run.base_lr))
+        run.epoch_v = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        run.step_v = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+        run.best_v = tf.Variable(-np.inf, dtype=tf.float64, trainable=False, name="best_score")
+        ckpt = tf.train.Checkpoint(model=run.model, optimizer=run.opt, epoch=run.epoch_v,
+                                   step_in_epoch=run.step_v, best=run.best_v)
+        run.manager = tf.train.CheckpointManager(ckpt, run.ckpt_dir, max_to_keep=2)
+        run.latest = tf.train.latest_checkpoint(str(run.out / "ckpt"))
+        if run.latest:
+            ckpt.restore(run.latest).assert_existing_objects_matched()
+            print(f"resumed from {run.latest}: epoch {int(run.epoch_v.numpy()) + 1}, "
+                  f"step {int(run.step_v.numpy())} of it")
         else:
-            opt.build(model.trainable_variables)
-    if chief:
-        need = checkpoint_bytes(model)
-        free = shutil.disk_usage(out).free
-        if free < need:
-            print(f"error: only {free / 2**20:.1f} MB free under {out}; training needs about {need / 2**20:.1f} MB "
-                  "for its checkpoints; free some space or pass --out on another disk", file=sys.stderr)
-            return 2
-        if latest:
-            trim_history(out / "history.jsonl", int(epoch_v.numpy()))
-            best_file = out / "best.json"
-            if best_file.exists():
-                was = json.loads(best_file.read_text()).get("metric_version", 1)
-                if was != METRIC_VERSION[cfg.task]:
-                    print(f"note: best.json was scored with validation metric v{was}, now v{METRIC_VERSION[cfg.task]}; "
-                          "the best weights are re-selected from the next validation on")
-                    best_v.assign(-np.inf)
-    try:
-        teacher = load_teacher(args, cfg)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+            run.opt.build(run.model.trainable_variables)
 
-    train_cache, val_cache = ImageCache(train_s), ImageCache(val_s)
-    steps_full = len(train_s) // args.batch
-    steps_per_epoch = min(steps_full, args.steps_per_epoch) if args.steps_per_epoch else steps_full
-    writer = tf.summary.create_file_writer(str(out / "tb") if chief else str(ckpt_dir / "tb"))
+
+def _check_disk_and_resume(run: _Run) -> None:
+    """Before the first step: enough disk for the checkpoints (else OSError), and on resume the
+    history trimmed to the checkpoint and a best score from an older metric version dropped."""
+    import numpy as np
+
+    if not run.chief:
+        return
+    need = checkpoint_bytes(run.model)
+    free = shutil.disk_usage(run.out).free
+    if free < need:
+        raise OSError(f"only {free / 2**20:.1f} MB free under {run.out}; training needs about {need / 2**20:.1f} MB "
+                      "for its checkpoints; free some space or pass --out on another disk")
+    if run.latest:
+        recipe.trim_history(run.out / "history.jsonl", int(run.epoch_v.numpy()))
+        was = recipe.best_is_stale(run.out / "best.json", run.cfg.task)
+        if was is not None:
+            print(f"note: best.json was scored with validation metric v{was}, now "
+                  f"v{recipe.METRIC_VERSION[run.cfg.task]}; the best weights are re-selected from the next "
+                  "validation on")
+            run.best_v.assign(-np.inf)
+
+
+def _train_step(run: _Run, teacher):
+    """The compiled step: (x, y, joint weights) -> loss; the recipe's loss on every stack, plus the
+    teacher's heatmaps as a second target when distilling."""
+    import tensorflow as tf
+
+    args, model, opt, strategy = run.args, run.model, run.opt, run.strategy
     alpha = args.distill_alpha if teacher is not None else 0.0
 
-    def weighted_mse(o, t, jw):
-        # jw (B, K): 0 for a keypoint the label does not annotate (or outside the crop), whose
-        # channel then gets no gradient instead of being taught "nothing here"
-        w = (1.0 + args.fg_weight * tf.clip_by_value(t, 0.0, 1.0)) * jw[:, None, None, :]
-        return tf.reduce_mean(w * tf.square(o - t))
+    def loss_of(o, t, jw):
+        # jw (B, K): 0 for a keypoint the label does not annotate (or outside the crop)
+        return recipe.weighted_mse(o, t, jw[:, None, None, :], args.fg_weight, clip=tf.clip_by_value,
+                                   mean=tf.reduce_mean)
 
     def step_fn(x, y, jw):
         with tf.GradientTape() as tape:
             outs = model(x, training=True)
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
-            loss = tf.add_n([weighted_mse(o, y, jw) for o in outs])
+            loss = tf.add_n([loss_of(o, y, jw) for o in outs])
             if teacher is not None:
                 t = tf.stop_gradient(teacher(x))
-                loss = (1.0 - alpha) * loss + alpha * tf.add_n([weighted_mse(o, t, jw) for o in outs])
+                loss = (1.0 - alpha) * loss + alpha * tf.add_n([loss_of(o, t, jw) for o in outs])
             scaled = loss / strategy.num_replicas_in_sync
         grads = tape.gradient(scaled, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
@@ -321,93 +320,121 @@ def main(argv=None) -> int:
         per_replica = strategy.run(step_fn, args=(x, y, jw))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
-    saves = [0]
-    # fault injection for the tests: ENOSPC at the n-th save, or SIGKILL while the n-th is written
-    fault_at = int(os.environ.get("BNN_FAULT_SAVE_ENOSPC", "0"))
-    kill_at = int(os.environ.get("BNN_FAULT_KILL_IN_SAVE", "0"))
+    return train_step
 
-    def save(number) -> bool:
-        """Checkpoint; False (after a one-line error) if the disk refused it. TF writes into a
-        temporary folder and renames it, so the previous checkpoint stays the latest."""
-        saves[0] += 1
-        try:
-            if fault_at and saves[0] == fault_at:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            if kill_at and saves[0] == kill_at:
-                import signal
-                import threading
 
-                threading.Timer(0.002, os.kill, (os.getpid(), signal.SIGKILL)).start()
-            manager.save(checkpoint_number=number)
-            return True
-        except (OSError, tf.errors.OpError) as e:
-            msg = getattr(e, "message", None) or str(e)
-            print(f"error: cannot write checkpoint {number} in {ckpt_dir} ({' '.join(msg.split())[:200]}); "
-                  f"the last good checkpoint is kept: free space and rerun the same command to resume",
-                  file=sys.stderr)
-            return False
+def _save(run: _Run, number: int) -> bool:
+    """Checkpoint; False (after a one-line error) if the disk refused it. TF writes into a
+    temporary folder and renames it, so the previous checkpoint stays the latest."""
+    import tensorflow as tf
 
-    history_path = out / "history.jsonl"
-    steps_this_run = 0
-    while int(epoch_v.numpy()) < args.epochs:
-        epoch = int(epoch_v.numpy())
-        lr = lr_at(epoch, base_lr, lr_steps, args.lr_decay)
-        opt.learning_rate.assign(lr)
-        start = int(step_in_epoch_v.numpy())
-        ds = make_dataset(train_cache, cfg, batch=args.batch, train=True, seed=args.seed, epoch=epoch,
-                          skip_batches=start).take(steps_per_epoch - start)
-        opts = tf.data.Options()
-        opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        ds = strategy.experimental_distribute_dataset(ds.with_options(opts))
-        losses, t0 = [], time.time()
-        bar = tqdm(ds, total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=5,
-                   disable=not chief)
-        for x, y, jw in bar:
-            loss = float(train_step(x, y, jw))
-            losses.append(loss)
-            step_in_epoch_v.assign_add(1)
-            steps_this_run += 1
-            bar.set_postfix(loss=f"{loss:.5f}", lr=f"{lr:.2e}")
-            done = int(step_in_epoch_v.numpy())
-            if args.save_every and done % args.save_every == 0 and done < steps_per_epoch:
-                if not save(epoch * steps_full + int(step_in_epoch_v.numpy())):
-                    return 1
-            if args.max_steps and steps_this_run >= args.max_steps:
-                if not save(epoch * steps_full + int(step_in_epoch_v.numpy())):
-                    return 1
-                print(f"stopping after --max-steps {args.max_steps}; rerun to resume")
-                return 0
-        bar.close()
-        val = evaluate(model, val_cache, cfg, args.batch)
-        epoch_v.assign_add(1)
-        step_in_epoch_v.assign(0)
-        improved = val["score"] > float(best_v.numpy())
-        if improved:
-            best_v.assign(val["score"])
-        if improved:
-            # every worker saves (reading synchronised variables is a collective op); only the
-            # chief's copy lands in the run folder
-            dst = out if chief else ckpt_dir
-            tmp = dst / ".best.tmp.h5"  # legacy Keras h5 (by layer name)
-            model.save_weights(str(tmp))
-            os.replace(tmp, dst / "best.h5")
-            atomic_write_bytes(dst / "best.json", json.dumps({"epoch": epoch + 1, **val}, indent=1).encode())
-        rec = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "lr": lr,
-               "seconds": time.time() - t0, **{k: v for k, v in val.items() if k != "pck02_per_joint"}}
-        if chief:  # before the checkpoint: a kill in between redoes the epoch, and resume trims the line
-            with open(history_path, "a") as f:
-                f.write(json.dumps(rec) + "\n")
-        if not save((epoch + 1) * steps_full):
-            return 1
-        if not chief:
-            continue
+    run.saves += 1
+    try:
+        for hook in SAVE_HOOKS:
+            hook(run.saves)
+        run.manager.save(checkpoint_number=number)
+        return True
+    except (OSError, tf.errors.OpError) as e:
+        msg = getattr(e, "message", None) or str(e)
+        print(f"error: cannot write checkpoint {number} in {run.ckpt_dir} ({' '.join(msg.split())[:200]}); "
+              f"the last good checkpoint is kept: free space and rerun the same command to resume", file=sys.stderr)
+        return False
+
+
+def _end_of_epoch(run: _Run, epoch: int, losses: list, lr: float, seconds: float, val_cache, writer) -> bool:
+    """Validation, best weights, history line, checkpoint, TensorBoard. False if the save failed."""
+    import numpy as np
+    import tensorflow as tf
+
+    from runtime.io import atomic_write_bytes
+
+    val = evaluate(run.model, val_cache, run.cfg, run.args.batch)
+    run.epoch_v.assign_add(1)
+    run.step_v.assign(0)
+    improved = val["score"] > float(run.best_v.numpy())
+    if improved:
+        run.best_v.assign(val["score"])
+        # every worker saves (reading synchronised variables is a collective op); only the
+        # chief's copy lands in the run folder
+        dst = run.out if run.chief else run.ckpt_dir
+        tmp = dst / ".best.tmp.h5"  # legacy Keras h5 (by layer name)
+        run.model.save_weights(str(tmp))
+        os.replace(tmp, dst / "best.h5")
+        atomic_write_bytes(dst / "best.json", json.dumps({"epoch": epoch + 1, **val}, indent=1).encode())
+    rec = recipe.history_record(epoch + 1, float(np.mean(losses)) if losses else None, lr, seconds, val)
+    if run.chief:  # before the checkpoint: a kill in between redoes the epoch, and resume trims the line
+        with open(run.out / "history.jsonl", "a") as f:
+            f.write(json.dumps(rec) + "\n")
+    if not _save(run, (epoch + 1) * run.steps_full):
+        return False
+    if run.chief:
         with writer.as_default():
             for k, v in rec.items():
                 if isinstance(v, float):
                     tf.summary.scalar(k, v, step=epoch + 1)
         print(json.dumps(rec) + ("  *best*" if improved else ""))
-    print(f"weights sha256: {weights_digest(model)}")
+    return True
+
+
+def _loop(run: _Run, teacher) -> int:
+    """Epochs until ``--epochs`` (or ``--max-steps`` in this process). Returns the exit status."""
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from models.pipeline import ImageCache, make_dataset
+
+    args = run.args
+    train_cache, val_cache = ImageCache(run.train_s), ImageCache(run.val_s)
+    steps_per_epoch = min(run.steps_full, args.steps_per_epoch) if args.steps_per_epoch else run.steps_full
+    writer = tf.summary.create_file_writer(str(run.out / "tb") if run.chief else str(run.ckpt_dir / "tb"))
+    train_step = _train_step(run, teacher)
+    steps_this_run = 0
+    while int(run.epoch_v.numpy()) < args.epochs:
+        epoch = int(run.epoch_v.numpy())
+        lr = recipe.lr_at(epoch, run.base_lr, run.lr_steps, args.lr_decay)
+        run.opt.learning_rate.assign(lr)
+        start = int(run.step_v.numpy())
+        ds = make_dataset(train_cache, run.cfg, batch=args.batch, train=True, seed=args.seed, epoch=epoch,
+                          skip_batches=start).take(steps_per_epoch - start)
+        opts = tf.data.Options()
+        opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        ds = run.strategy.experimental_distribute_dataset(ds.with_options(opts))
+        losses, t0 = [], time.time()
+        bar = tqdm(ds, total=steps_per_epoch, initial=start, desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=5,
+                   disable=not run.chief)
+        for x, y, jw in bar:
+            loss = float(train_step(x, y, jw))
+            losses.append(loss)
+            run.step_v.assign_add(1)
+            steps_this_run += 1
+            bar.set_postfix(loss=f"{loss:.5f}", lr=f"{lr:.2e}")
+            done = int(run.step_v.numpy())
+            if args.save_every and done % args.save_every == 0 and done < steps_per_epoch:
+                if not _save(run, epoch * run.steps_full + done):
+                    return 1
+            if args.max_steps and steps_this_run >= args.max_steps:
+                if not _save(run, epoch * run.steps_full + done):
+                    return 1
+                print(f"stopping after --max-steps {args.max_steps}; rerun to resume")
+                return 0
+        bar.close()
+        if not _end_of_epoch(run, epoch, losses, lr, time.time() - t0, val_cache, writer):
+            return 1
+    print(f"weights sha256: {weights_digest(run.model)}")
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        run = _prepare(args)
+        _build(run)
+        _check_disk_and_resume(run)
+        teacher = load_teacher(args, run.cfg)
+    except (ValueError, OSError) as e:  # FileNotFoundError too: one line naming the fix
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return _loop(run, teacher)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["width=16", "input_size=32", "depth=1"]
+FAULTS = Path(__file__).resolve().parent / "train_with_faults.py"  # models.train + injected faults
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +32,11 @@ def faces(tmp_path_factory):
     return d
 
 
-def _train(data, out, *extra, wait=True, env=None):
-    cmd = [sys.executable, "-m", "models.train", "--model", "face", "--data", str(data), "--out", str(out),
+def _train(data, out, *extra, wait=True, faults=()):
+    cmd = [sys.executable, str(FAULTS), *faults, "--", "--model", "face", "--data", str(data), "--out", str(out),
            "--batch", "4", "--epochs", "2", "--optimizer", "adam", "--deterministic", "--save-every", "1",
            "--val-fraction", "0.2", *extra, *TINY]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", **(env or {})}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     if not wait:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -161,9 +162,9 @@ def test_sigkill_storm_never_corrupts_the_last_checkpoint(faces, tmp_path):
     kills, mid_save = 0, 0
     for i in range(4):
         # even rounds: killed 2 ms into its 2nd checkpoint write (fault injection); odd: at a random time
-        env = {"BNN_FAULT_KILL_IN_SAVE": "2"} if i % 2 == 0 else {}
+        faults = ("--kill-in-save", "2") if i % 2 == 0 else ()
         before = _valid_checkpoint(out) if (out / "ckpt" / "checkpoint").exists() else -1
-        p = _train(faces, out, "--epochs", "6", wait=False, env=env)
+        p = _train(faces, out, "--epochs", "6", wait=False, faults=faults)
         deadline = time.time() + 300
         while time.time() < deadline and p.poll() is None:  # until this process has saved once
             if (out / "ckpt" / "checkpoint").exists() and _valid_checkpoint(out) != before:
@@ -208,11 +209,10 @@ def test_disk_full_is_reported_before_and_during_training(faces, tmp_path):
     # during: the 3rd checkpoint write fails with ENOSPC (injected): one-line error, exit 1, the
     # earlier checkpoint stays the latest and the run resumes from it
     out = tmp_path / "enospc"
-    env_run = dict(os.environ, BNN_FAULT_SAVE_ENOSPC="3")
-    cmd = [sys.executable, "-m", "models.train", "--model", "face", "--data", str(faces), "--out", str(out),
-           "--batch", "4", "--epochs", "2", "--optimizer", "adam", "--save-every", "1", "--val-fraction", "0.2",
-           *TINY]
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env_run)
+    cmd = [sys.executable, str(FAULTS), "--enospc-at", "3", "--", "--model", "face", "--data", str(faces), "--out",
+           str(out), "--batch", "4", "--epochs", "2", "--optimizer", "adam", "--save-every", "1", "--val-fraction",
+           "0.2", *TINY]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 1 and "cannot write checkpoint" in r.stderr and "No space left" in r.stderr
     assert _valid_checkpoint(out) == 2
     log = _train(faces, out)
