@@ -32,14 +32,13 @@ def parse_args(argv):
 
 
 def _line(rep) -> str:
-    par = rep.parity
-    return (f"  {rep.kind:6s} {Path(rep.path).name:22s} {rep.bytes / 1024:8.1f} KiB  parity on {par['crops']} crops: "
-            f"heatmaps mean|d| {par['heatmap_mean_abs']:.1e} (tol {par['heatmap_mean_tol']:g}), "
-            f"max {par['heatmap_max_abs']:.1e}; landmarks {par['landmark_tol_mode']} "
-            f"{par['landmark_mean_px' if par['landmark_tol_mode'] == 'mean' else 'landmark_max_px']:.2f} px "
-            f"(tol {par['landmark_tol_px']:g}) on {par['landmarks_compared']} clear, "
-            f"{100 * par['landmark_share_within_0.5px']:.1f} % of {par['landmarks_confident']} within 0.5 px; "
-            f"{par['crops_identical']}/{par['crops']} crops identical")
+    par, tol = rep.parity, rep.parity.tolerance
+    return (f"  {rep.kind:6s} {Path(rep.path).name:22s} {rep.bytes / 1024:8.1f} KiB  parity on {par.crops} crops: "
+            f"heatmaps mean|d| {par.heatmap_mean_abs:.1e} (tol {tol.heatmap_mean:g}), "
+            f"max {par.heatmap_max_abs:.1e}; landmarks {tol.landmark_mode} {par.landmark_error_px:.2f} px "
+            f"(tol {tol.landmark_px:g}) on {par.landmarks_compared} clear, "
+            f"{100 * par.landmark_share_within_half_px:.1f} % of {par.landmarks_confident} within 0.5 px; "
+            f"{par.crops_identical}/{par.crops} crops identical")
 
 
 def convert_one(name: str, args) -> dict:

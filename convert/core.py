@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +42,37 @@ ROOT = Path(__file__).resolve().parents[1]
 # heatmap pixel had a second peak above 0.7 of the top (`python -m convert.parity_study`). The
 # share within 0.5 px still counts every confident landmark, ambiguous or not.
 AMBIGUOUS_PEAK_RATIO = 0.7
-HEATMAP_ATOL = {"binary": None, "float": 1e-4, "int8": 5e-2, "onnx": 1e-4}
-HEATMAP_MEAN_TOL = {"binary": 1e-2, "float": 1e-5, "int8": 1e-2, "onnx": 1e-5}
-LANDMARK_TOL_PX = {"binary": 0.5, "float": 0.5, "int8": 2.0, "onnx": 0.5}
 CONFIDENT_PEAK = 0.3  # landmarks whose Keras heatmap peak is below this are not compared
-LANDMARK_TOL_MODE = {"binary": "mean", "float": "max", "int8": "max", "onnx": "max"}
-LANDMARK_MIN_SHARE = {"binary": 0.8, "float": 1.0, "int8": 0.9, "onnx": 1.0}
+
+
+class ArtifactKind(StrEnum):
+    """What a conversion writes: the binary model (LCE), its float twin (TFLite, optionally int8)
+    and the twin's ONNX export."""
+
+    BINARY = "binary"
+    FLOAT = "float"
+    INT8 = "int8"
+    ONNX = "onnx"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close an artifact must stay to Keras (heatmaps relative to their range, landmarks in
+    input pixels on clear landmarks, by ``landmark_mode`` "mean" or "max")."""
+
+    heatmap_max: float | None  # None: unbounded (binary models; see above)
+    heatmap_mean: float
+    landmark_px: float
+    landmark_mode: str
+    landmark_min_share: float  # of the confident landmarks within 0.5 px
+
+
+TOLERANCES = {
+    ArtifactKind.BINARY: Tolerance(None, 1e-2, 0.5, "mean", 0.8),
+    ArtifactKind.FLOAT: Tolerance(1e-4, 1e-5, 0.5, "max", 1.0),
+    ArtifactKind.INT8: Tolerance(5e-2, 1e-2, 2.0, "max", 0.9),
+    ArtifactKind.ONNX: Tolerance(1e-4, 1e-5, 0.5, "max", 1.0),
+}
 
 
 class ConversionError(RuntimeError):
@@ -54,18 +80,57 @@ class ConversionError(RuntimeError):
 
 
 @dataclass
+class ParityReport:
+    """An artifact against Keras on the parity crops (``parity``); ``to_dict`` is the JSON format
+    of ``<model>.report.json``."""
+
+    crops: int
+    crops_identical: int
+    landmarks_total: int
+    landmarks_confident: int
+    landmarks_compared: int
+    heatmap_max_abs: float
+    heatmap_mean_abs: float
+    heatmap_frac_off: float
+    landmark_max_px: float
+    landmark_mean_px: float
+    landmark_mean_px_all_confident: float
+    landmark_share_within_half_px: float
+    tolerance: Tolerance
+    ok: bool = False
+    project_kernels: str | None = None  # binary models: the project's kernels against LCE
+
+    @property
+    def landmark_error_px(self) -> float:
+        """The landmark distance the tolerance bounds (mean or max over clear landmarks)."""
+        return self.landmark_mean_px if self.tolerance.landmark_mode == "mean" else self.landmark_max_px
+
+    def to_dict(self) -> dict:
+        t = self.tolerance
+        d = {k: v for k, v in self.__dict__.items() if k not in ("tolerance", "landmark_share_within_half_px",
+                                                                   "project_kernels")}
+        d.update({"ambiguous_peak_ratio": AMBIGUOUS_PEAK_RATIO, "heatmap_atol": t.heatmap_max,
+                  "heatmap_mean_tol": t.heatmap_mean, "landmark_share_within_0.5px": self.landmark_share_within_half_px,
+                  "landmark_tol_px": t.landmark_px, "landmark_tol_mode": t.landmark_mode,
+                  "landmark_min_share": t.landmark_min_share})
+        if self.project_kernels is not None:
+            d["project_kernels"] = self.project_kernels
+        return d
+
+
+@dataclass
 class Report:
     model: str
-    kind: str  # "binary" | "float" | "int8"
+    kind: ArtifactKind
     path: str = ""
     bytes: int = 0
     sha256: str = ""
     census: dict = field(default_factory=dict)
-    parity: dict = field(default_factory=dict)
+    parity: ParityReport | None = None
     sizes: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "kind": str(self.kind), "parity": self.parity.to_dict() if self.parity else {}}
 
 
 def _imports():
@@ -93,19 +158,19 @@ def load_keras(cfg, weights: str | Path | None):
         raise ConversionError(str(e)) from None
 
 
-def convert_keras(model, kind: str, calibration: np.ndarray | None = None) -> bytes:
+def convert_keras(model, kind: ArtifactKind, calibration: np.ndarray | None = None) -> bytes:
     """Keras model -> flatbuffer bytes. ``kind``: "binary" (LCE converter, target arm),
     "float" (stock converter) or "int8" (stock, full-integer post-training quantisation with
     ``calibration`` (N, S, S, 3) float32 inputs; float input/output kept)."""
     import tensorflow as tf
 
     try:
-        if kind == "binary":
+        if kind == ArtifactKind.BINARY:
             import larq_compute_engine as lce
 
             return bytes(lce.convert_keras_model(model, target="arm"))
         conv = tf.lite.TFLiteConverter.from_keras_model(model)
-        if kind == "int8":
+        if kind == ArtifactKind.INT8:
             if calibration is None or not len(calibration):
                 raise ConversionError("int8 quantisation needs calibration crops")
             conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -121,7 +186,7 @@ def convert_keras(model, kind: str, calibration: np.ndarray | None = None) -> by
         raise
     except Exception as e:  # noqa: BLE001 - keep the converter's own message
         msg = " ".join(str(e).split())[:500]
-        raise ConversionError(f"{'LCE' if kind == 'binary' else 'TFLite'} converter failed for "
+        raise ConversionError(f"{'LCE' if kind == ArtifactKind.BINARY else 'TFLite'} converter failed for "
                               f"{model.name}: {msg}") from None
 
 
@@ -171,12 +236,12 @@ def census(flatbuffer: bytes, model) -> dict:
             "all_binary_convs_converted": True}
 
 
-def run_interpreter(flatbuffer: bytes, x: np.ndarray, kind: str) -> np.ndarray:
+def run_interpreter(flatbuffer: bytes, x: np.ndarray, kind: ArtifactKind) -> np.ndarray:
     """Run (N, S, S, 3) inputs one by one through the runtime's backends: binary models on LCE's
     interpreter, float ones on tflite-runtime. Returns (N, H, W, K) float32."""
     from runtime.backends import load_backend
 
-    backend = load_backend(flatbuffer, "lce" if kind == "binary" else "tflite", threads=1)
+    backend = load_backend(flatbuffer, "lce" if kind == ArtifactKind.BINARY else "tflite", threads=1)
     return np.concatenate([backend.run(xi[None]) for xi in x])
 
 
@@ -209,9 +274,10 @@ def landmark_moves(keras_hm: np.ndarray, other_hm: np.ndarray, spec: ModelSpec,
     return d, confident, confident & (codec.peak_ambiguity(keras_hm) < ratio)
 
 
-def parity(keras_hm: np.ndarray, lite_hm: np.ndarray, spec: ModelSpec, kind: str) -> dict:
+def parity(keras_hm: np.ndarray, lite_hm: np.ndarray, spec: ModelSpec, kind: ArtifactKind) -> ParityReport:
     """Compare heatmaps and decoded landmarks (input pixels). Raises :class:`ConversionError`
-    beyond the stated tolerances."""
+    beyond the kind's :data:`TOLERANCES`."""
+    tol = TOLERANCES[ArtifactKind(kind)]
     # heatmap differences relative to the heatmaps' range (at least 1): trained models peak near 1
     diff = np.abs(keras_hm - lite_hm) / max(1.0, float(np.abs(keras_hm).max()))
     # Where Keras itself has no clear peak (low, or two nearly level) the argmax is arbitrary:
@@ -220,29 +286,24 @@ def parity(keras_hm: np.ndarray, lite_hm: np.ndarray, spec: ModelSpec, kind: str
     d = d_all[clear] if clear.any() else np.zeros(1)
     share = float((d_all[confident] <= 0.5).mean()) if confident.any() else 1.0
     per_crop = diff.reshape(len(diff), -1).max(axis=1)
-    rep = {"crops": int(len(keras_hm)), "crops_identical": int((per_crop <= 1e-4).sum()),
-           "landmarks_total": int(confident.size), "landmarks_confident": int(confident.sum()),
-           "landmarks_compared": int(clear.sum()), "ambiguous_peak_ratio": AMBIGUOUS_PEAK_RATIO,
-           "heatmap_max_abs": float(diff.max()), "heatmap_mean_abs": float(diff.mean()),
-           "heatmap_frac_off": float((diff > 1e-3).mean()), "heatmap_atol": HEATMAP_ATOL[kind],
-           "heatmap_mean_tol": HEATMAP_MEAN_TOL[kind], "landmark_max_px": float(d.max()),
-           "landmark_mean_px": float(d.mean()),
-           "landmark_mean_px_all_confident": float(d_all[confident].mean()) if confident.any() else 0.0,
-           "landmark_share_within_0.5px": share,
-           "landmark_tol_px": LANDMARK_TOL_PX[kind], "landmark_tol_mode": LANDMARK_TOL_MODE[kind],
-           "landmark_min_share": LANDMARK_MIN_SHARE[kind]}
-    lm_err = d.mean() if LANDMARK_TOL_MODE[kind] == "mean" else d.max()
-    rep["ok"] = bool((HEATMAP_ATOL[kind] is None or rep["heatmap_max_abs"] <= HEATMAP_ATOL[kind])
-                     and rep["heatmap_mean_abs"] <= HEATMAP_MEAN_TOL[kind]
-                     and lm_err <= LANDMARK_TOL_PX[kind] and share >= LANDMARK_MIN_SHARE[kind])
-    if not rep["ok"]:
+    rep = ParityReport(
+        crops=int(len(keras_hm)), crops_identical=int((per_crop <= 1e-4).sum()), landmarks_total=int(confident.size),
+        landmarks_confident=int(confident.sum()), landmarks_compared=int(clear.sum()),
+        heatmap_max_abs=float(diff.max()), heatmap_mean_abs=float(diff.mean()),
+        heatmap_frac_off=float((diff > 1e-3).mean()), landmark_max_px=float(d.max()), landmark_mean_px=float(d.mean()),
+        landmark_mean_px_all_confident=float(d_all[confident].mean()) if confident.any() else 0.0,
+        landmark_share_within_half_px=share, tolerance=tol)
+    rep.ok = bool((tol.heatmap_max is None or rep.heatmap_max_abs <= tol.heatmap_max)
+                  and rep.heatmap_mean_abs <= tol.heatmap_mean and rep.landmark_error_px <= tol.landmark_px
+                  and share >= tol.landmark_min_share)
+    if not rep.ok:
         raise ConversionError(f"parity check failed for {spec.name} ({kind}): heatmaps differ by up to "
-                              f"{rep['heatmap_max_abs']:.3g} (tol {HEATMAP_ATOL[kind]}), on average "
-                              f"{rep['heatmap_mean_abs']:.2g} (tol {HEATMAP_MEAN_TOL[kind]}); landmarks by "
-                              f"{LANDMARK_TOL_MODE[kind]} {lm_err:.2f} px (tol {LANDMARK_TOL_PX[kind]}) on "
-                              f"{rep['landmarks_compared']} clear landmarks, {100 * share:.1f} % of "
-                              f"{rep['landmarks_confident']} confident ones within 0.5 px "
-                              f"(need {100 * LANDMARK_MIN_SHARE[kind]:.0f} %)")
+                              f"{rep.heatmap_max_abs:.3g} (tol {tol.heatmap_max}), on average "
+                              f"{rep.heatmap_mean_abs:.2g} (tol {tol.heatmap_mean}); landmarks by "
+                              f"{tol.landmark_mode} {rep.landmark_error_px:.2f} px (tol {tol.landmark_px}) on "
+                              f"{rep.landmarks_compared} clear landmarks, {100 * share:.1f} % of "
+                              f"{rep.landmarks_confident} confident ones within 0.5 px "
+                              f"(need {100 * tol.landmark_min_share:.0f} %)")
     return rep
 
 
@@ -263,7 +324,7 @@ def convert(
     *,
     weights: str | Path | None,
     out_dir: str | Path = "build",
-    kind: str | None = None,
+    kind: ArtifactKind | str | None = None,
     stem: str | None = None,
     shared_data: Path | None = SHARED_DATA,
     calibration: np.ndarray | None = None,
@@ -279,8 +340,8 @@ def convert(
     from convert.fixtures import parity_crops
 
     _imports()
-    kind = kind or ("binary" if cfg.binary else "float")
-    if kind == "binary" and not cfg.binary:
+    kind = ArtifactKind(kind or ("binary" if cfg.binary else "float"))
+    if kind == ArtifactKind.BINARY and not cfg.binary:
         raise ConversionError(f"{cfg.name} is real-valued: convert it as float or int8")
     model = load_keras(cfg, weights)
     spec = cfg.spec()
@@ -289,15 +350,16 @@ def convert(
     x = parity_crops(spec, shared_data)
     fb = convert_keras(model, kind, calibration if calibration is not None else x)
     rep = Report(model=cfg.name, kind=kind)
-    rep.census = census(fb, model) if kind == "binary" else {"ops": dict(sorted(read_model(fb).op_counts.items()))}
+    rep.census = (census(fb, model) if kind == ArtifactKind.BINARY
+                  else {"ops": dict(sorted(read_model(fb).op_counts.items()))})
     keras_hm = np.asarray(model.predict(x, verbose=0, batch_size=4), np.float32)
     lite_hm = run_interpreter(fb, x, kind)
     rep.parity = parity(keras_hm, lite_hm, spec, kind)
-    if kind == "binary":
-        rep.parity["project_kernels"] = kernel_parity(fb, x, lite_hm)
+    if kind == ArtifactKind.BINARY:
+        rep.parity.project_kernels = kernel_parity(fb, x, lite_hm)
     fb = embed_metadata(fb, METADATA_KEY, spec.to_json().encode())
     spec.tflite_sha256 = _sha(fb)
-    stem = stem or cfg.name + ("-int8" if kind == "int8" else "")
+    stem = stem or cfg.name + ("-int8" if kind == ArtifactKind.INT8 else "")
     out = Path(out_dir)
     path = out / f"{stem}.tflite"
     rep.path, rep.bytes, rep.sha256 = str(path), len(fb), spec.tflite_sha256
@@ -344,9 +406,9 @@ def convert_onnx(cfg, *, weights: str | Path | None, out_dir: str | Path = "buil
     sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     lite = np.concatenate([sess.run(None, {"image": xi[None]})[0] for xi in x])
     keras_hm = np.asarray(model.predict(x, verbose=0, batch_size=4), np.float32)
-    rep = Report(model=cfg.name, kind="onnx")
+    rep = Report(model=cfg.name, kind=ArtifactKind.ONNX)
     rep.census = {"ops": dict(sorted(__import__("collections").Counter(n.op_type for n in om.graph.node).items()))}
-    rep.parity = parity(keras_hm, lite, spec, "onnx")
+    rep.parity = parity(keras_hm, lite, spec, ArtifactKind.ONNX)
     spec.tflite_sha256 = None
     rep.path, rep.bytes, rep.sha256 = str(path), len(data), _sha(data)
     atomic_write_bytes(path, data)

@@ -36,9 +36,11 @@ def test_census_every_binary_conv_is_lce(tiny):
 
 def test_parity_within_stated_tolerance(tiny):
     par = tiny[3].parity
-    assert par["ok"] and par["crops"] >= 6
-    assert par["heatmap_mean_abs"] <= core.HEATMAP_MEAN_TOL["binary"]
-    assert par["landmark_mean_px"] <= 0.5 and par["landmark_share_within_0.5px"] >= 0.8
+    assert par.ok and par.crops >= 6 and par.tolerance == core.TOLERANCES[core.ArtifactKind.BINARY]
+    assert par.heatmap_mean_abs <= par.tolerance.heatmap_mean
+    assert par.landmark_mean_px <= 0.5 and par.landmark_share_within_half_px >= 0.8
+    assert par.project_kernels is None or par.project_kernels.startswith("bit-exact")
+
 
 
 def _two_peak_maps(top_xy, second_xy, second_height, n=5):
@@ -54,10 +56,10 @@ def test_parity_gate_ignores_a_noise_decided_argmax_but_not_a_moved_clear_peak()
     keras = _two_peak_maps((3, 3), (12, 12), 0.97)
     flipped = keras.copy()
     flipped[0] = _two_peak_maps((12, 12), (3, 3), 0.97, n=1)[0]  # one crop's argmax jumps to the other peak
-    par = core.parity(keras, flipped, spec, "binary")
-    assert par["ok"] and par["landmarks_compared"] == 0 and par["landmarks_confident"] == 5
-    assert par["landmark_mean_px_all_confident"] > 9 and par["landmark_share_within_0.5px"] == 0.8
-    assert par["crops_identical"] == 4
+    par = core.parity(keras, flipped, spec, core.ArtifactKind.BINARY)
+    assert par.ok and par.landmarks_compared == 0 and par.landmarks_confident == 5
+    assert par.landmark_mean_px_all_confident > 9 and par.landmark_share_within_half_px == 0.8
+    assert par.crops_identical == 4
     clear = _two_peak_maps((3, 3), (12, 12), 0.5)
     moved = clear.copy()
     moved[0] = _two_peak_maps((12, 12), (3, 3), 0.5, n=1)[0]
@@ -92,7 +94,7 @@ def test_conversion_is_deterministic(tiny, tmp_path):
 def test_float_twin_parity(tmp_path):
     cfg = get_config("face-real", **TINY)
     rep = core.convert(cfg, weights=_weights(cfg, tmp_path / "r.h5"), out_dir=tmp_path, shared_data=None)
-    assert "LceBconv2d" not in rep.census["ops"] and rep.parity["heatmap_max_abs"] <= 1e-4
+    assert "LceBconv2d" not in rep.census["ops"] and rep.parity.heatmap_max_abs <= 1e-4
 
 
 def test_census_names_a_binary_layer_left_float(tiny, monkeypatch):
@@ -150,9 +152,14 @@ def test_cli_missing_weights(tmp_path):
 
 
 def test_report_json_written(tiny):
+    """The typed report writes <model>.report.json in its JSON format (keys unchanged)."""
     d = tiny[2] / "build"
     rep = json.loads((d / "face.report.json").read_text())
     assert rep["kind"] == "binary" and rep["bytes"] == (d / "face.tflite").stat().st_size
+    assert rep == json.loads(json.dumps(tiny[3].to_dict()))
+    assert {"crops", "crops_identical", "landmarks_confident", "heatmap_atol", "heatmap_mean_tol",
+            "landmark_share_within_0.5px", "landmark_tol_px", "landmark_tol_mode", "landmark_min_share",
+            "ambiguous_peak_ratio", "ok"} <= set(rep["parity"])
 
 
 def _peaked_weights(cfg, path):

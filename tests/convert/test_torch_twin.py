@@ -87,7 +87,7 @@ def test_convert_onnx_end_to_end_and_runtime(tmp_path):
 
     cfg = get_config("face-real", **TINY)
     rep = core.convert_onnx(cfg, weights=random_weights(cfg, tmp_path / "w.h5"), out_dir=tmp_path, shared_data=None)
-    assert rep.parity["ok"] and rep.kind == "onnx"
+    assert rep.parity.ok and rep.kind == "onnx"
     spec = ModelSpec.load(tmp_path / "face-real.onnx.json")
     assert spec.onnx_sha256 == rep.sha256
     with Landmarker(LandmarkerOptions(model_path=rep.path)) as lm:
