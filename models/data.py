@@ -195,6 +195,17 @@ def split(
     return train, val
 
 
+def data_hash(samples: list[Sample]) -> str:
+    """sha256 of a data set's labels: every sample's name, keypoints and visibility, in name order
+    (what a run was trained on, recorded beside the shipped weights; images are not read)."""
+    h = hashlib.sha256()
+    for s in sorted(samples, key=lambda s: s.name):
+        h.update(s.name.encode() + b"\0")
+        h.update(np.ascontiguousarray(s.keypoints, np.float32).tobytes())
+        h.update(np.ascontiguousarray(s.visible, np.uint8).tobytes())
+    return h.hexdigest()
+
+
 def load_dataset(task: str, data: str | Path | None = None) -> list[Sample]:
     """Samples for a task from ``data`` (a folder of images + .pts, a joints.csv/.mat) or, by
     default, from ``../shared/data``. Raises ``FileNotFoundError`` naming what is missing."""

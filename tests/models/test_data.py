@@ -131,3 +131,16 @@ def test_shared_face_data_reads(shared_data):
     assert img.shape == (256, 256, 3)
     p = data.load_dataset("pose")
     assert len(p) == 9000 and p[0].keypoints.shape == (14, 2)
+
+
+def test_data_hash_follows_the_labels_not_the_order():
+    import numpy as np
+
+    from models.data import Sample, data_hash
+
+    def s(name, x):
+        return Sample(name=name, path=None, keypoints=np.full((2, 2), x, np.float32), visible=np.ones(2, np.uint8))
+
+    a, b = s("a", 1.0), s("b", 2.0)
+    assert data_hash([a, b]) == data_hash([b, a]) and len(data_hash([a])) == 64
+    assert data_hash([a, b]) != data_hash([a, s("b", 2.5)]) != data_hash([a])
