@@ -1,4 +1,4 @@
-# bnn-landmarks: make setup | test | demo | convert MODEL=face | train MODEL=face | lint | bench | test-aarch64 | android
+# bnn-landmarks: make setup | test | test-all | demo | convert MODEL=face | train MODEL=face | lint | bench | test-aarch64 | android
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +7,7 @@ MODEL ?= face
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup test lint demo convert convert-all train eval blazeface clean kernels bench peers test-aarch64 android android-test fuzz soak
+.PHONY: setup test test-all lint demo convert convert-all train eval blazeface clean kernels bench peers test-aarch64 android android-test fuzz soak
 
 setup: $(VENV)/.stamp
 
@@ -28,7 +28,13 @@ kernels: setup
 	$(PY) -m runtime.kernels build
 	$(PY) -m runtime.kernels check
 
+# the README's test command: every package, without the slow cases (minutes)
 test: setup lint kernels
+	$(PY) -m pytest -m "not slow"
+
+# everything, the slow cases too (training faults, soak-lite, hostile inputs, the clean-venv install,
+# multi-worker training): what CI runs
+test-all: setup lint kernels
 	$(PY) -m pytest
 
 # longer reliability runs than `make test`'s: sanitizer-built kernels + hostile models/options/images

@@ -1,7 +1,6 @@
 """requirements-runtime.txt installs in a clean venv without TensorFlow, and the main job runs
-there from another working directory. Slow (a pip install): runs in CI or with BNN_SLOW=1."""
+there from another working directory. Slow (a pip install): `make test-all` runs it, `make test` not."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(not (os.environ.get("CI") or os.environ.get("BNN_SLOW")), reason="slow: set BNN_SLOW=1")
+@pytest.mark.slow
 def test_light_runtime_venv_runs_main_job(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
