@@ -182,6 +182,7 @@ def _peaked_weights(cfg, path):
     return path
 
 
+@pytest.mark.slow
 def test_int8_twin_with_calibration(tmp_path):
     """int8 post-training quantisation with a calibration set: int8 inside with float edges, under
     half the float size, and heatmaps close to Keras. (The full parity gate, landmarks included, runs

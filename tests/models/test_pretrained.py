@@ -66,7 +66,7 @@ def test_shipped_face_model_on_the_sample():
     assert kp[36:48, 1].mean() < kp[48:68, 1].mean() and kp[36, 0] < kp[45, 0]
 
 
-@pytest.mark.parametrize("name", ["face", "pose-lsp"])
+@pytest.mark.parametrize("name", ["face", pytest.param("pose-lsp", marks=pytest.mark.slow)])
 def test_make_convert_reproduces_the_shipped_bytes(name, tmp_path):
     pytest.importorskip("larq_compute_engine")
     from convert import core

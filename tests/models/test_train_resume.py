@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # `make test-all` runs these, `make test` not
+
 tf = pytest.importorskip("tensorflow")
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["width=16", "input_size=32", "depth=1"]

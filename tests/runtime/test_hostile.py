@@ -126,6 +126,8 @@ import json, sys
 from pathlib import Path
 import numpy as np
 from runtime.landmarker import Landmarker, LandmarkerOptions, ModelLoadError
+
+pytestmark = pytest.mark.slow  # `make test-all` runs these, `make test` not
 res = {"rejected": 0, "ran": 0, "messages": set()}
 for p in sorted(Path(sys.argv[1]).glob("*.tflite")) + sorted(Path(sys.argv[1]).glob("*.onnx")):
     try:

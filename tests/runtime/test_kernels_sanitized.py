@@ -27,6 +27,8 @@ OPTIONS_SCRIPT = r"""
 import ctypes, json, sys
 import numpy as np
 from runtime import kernels
+
+pytestmark = pytest.mark.slow  # `make test-all` runs these, `make test` not
 lib = kernels.load()
 blobs = [bytes.fromhex(h) for h in json.loads(sys.argv[1])]
 rng = np.random.default_rng(int(sys.argv[3]))

@@ -13,6 +13,8 @@ import pytest
 
 from runtime.landmarker import Landmarker, LandmarkerOptions
 
+pytestmark = pytest.mark.slow  # `make test-all` runs these, `make test` not
+
 ROOT = Path(__file__).resolve().parents[2]
 FRAMES = int(os.environ.get("BNN_SOAK_FRAMES", "3000"))
 
