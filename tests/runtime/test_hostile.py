@@ -14,6 +14,8 @@ import pytest
 from runtime.image import ImageError, header_size, read_image
 from runtime.tflite_model import ModelFormatError, read_model
 
+pytestmark = pytest.mark.slow  # `make test-all` runs these, `make test` not
+
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -127,7 +129,6 @@ from pathlib import Path
 import numpy as np
 from runtime.landmarker import Landmarker, LandmarkerOptions, ModelLoadError
 
-pytestmark = pytest.mark.slow  # `make test-all` runs these, `make test` not
 res = {"rejected": 0, "ran": 0, "messages": set()}
 for p in sorted(Path(sys.argv[1]).glob("*.tflite")) + sorted(Path(sys.argv[1]).glob("*.onnx")):
     try:

@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from runtime import kernels  # noqa: E402
 
+pytestmark = pytest.mark.slow  # `make test-all` runs these, `make test` not
+
 CASES = int(os.environ.get("BNN_FUZZ_CASES", "4000"))
 SAN = ("-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer", "-g")
 
@@ -28,7 +30,6 @@ import ctypes, json, sys
 import numpy as np
 from runtime import kernels
 
-pytestmark = pytest.mark.slow  # `make test-all` runs these, `make test` not
 lib = kernels.load()
 blobs = [bytes.fromhex(h) for h in json.loads(sys.argv[1])]
 rng = np.random.default_rng(int(sys.argv[3]))
