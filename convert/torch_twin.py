@@ -141,8 +141,8 @@ def from_keras(keras_model, cfg) -> ChannelsLast:
     if cfg.binary or cfg.block != "hierarchical":
         raise ValueError(f"the PyTorch twin mirrors real-valued hierarchical configs; {cfg.name} is "
                          f"{'binary' if cfg.binary else cfg.block}")
-    from models.gpu_train import get_keras_weights
     from models.torch_mirror import TorchHourglass, load_keras_weights
+    from models.weights import get_keras_weights
 
     return ChannelsLast(load_keras_weights(TorchHourglass(cfg), get_keras_weights(keras_model))).eval()
 

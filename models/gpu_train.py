@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from models import recipe
+from models.weights import set_keras_weights
 from runtime.io import atomic_write_bytes
 
 CONTEXT = 1.75  # context crop side / training crop side (covers scale 1.25, +-30 deg, jitter)
@@ -393,24 +394,6 @@ def export(run: Path, out: Path) -> Path:
     atomic_write_bytes(out / "history.jsonl", "".join(json.dumps(h) + "\n" for h in files["history"]).encode())
     atomic_write_bytes(out / "best.json", json.dumps(files["best"], indent=1).encode())
     return out / "best.h5"
-
-
-def get_keras_weights(model) -> dict[str, np.ndarray]:
-    """A Keras model's weights as ``{"<layer>/<i>": array}`` (the :mod:`models.torch_mirror` format)."""
-    return {f"{layer.name}/{i}": w for layer in model.layers for i, w in enumerate(layer.get_weights())}
-
-
-def set_keras_weights(model, weights: dict[str, np.ndarray]) -> None:
-    """Set a Keras model's weights from ``{"<layer>/<i>": array}``; every weight must be given."""
-    mine = get_keras_weights(model)
-    missing = sorted(set(mine) - set(weights))
-    extra = sorted(set(weights) - set(mine))
-    if missing or extra:
-        raise ValueError(f"weights do not fit {model.name}: missing {missing[:3]}, unexpected {extra[:3]}")
-    for layer in model.layers:
-        n = len(layer.get_weights())
-        if n:
-            layer.set_weights([weights[f"{layer.name}/{i}"] for i in range(n)])
 
 
 def main(argv=None) -> int:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.configs import Config, get_config
+from models.weights import check_covers
 
 BN_MOMENTUM = 0.1  # torch convention; Keras momentum 0.9 in models.hourglass
 BN_EPSILON = 1e-5
@@ -214,10 +215,7 @@ def load_keras_weights(net: TorchHourglass, weights: dict[str, np.ndarray]) -> T
         ValueError: naming the first layer that is missing, extra or of the wrong shape.
     """
     mine = keras_weights(net)
-    missing = sorted(set(mine) - set(weights))
-    extra = sorted(set(weights) - set(mine))
-    if missing or extra:
-        raise ValueError(f"weights do not fit {net.cfg.name}: missing {missing[:3]}, unexpected {extra[:3]}")
+    check_covers(mine, weights, net.cfg.name)
     with torch.no_grad():
         for name, m in net.layers.items():
             if isinstance(m, nn.Conv2d):

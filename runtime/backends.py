@@ -12,6 +12,7 @@ Every backend maps one (1, S, S, 3) float32 normalised crop to (1, H, W, K) floa
 from __future__ import annotations
 
 import platform
+from enum import StrEnum
 
 import numpy as np
 
@@ -19,7 +20,18 @@ from runtime.packages import importable
 from runtime.tflite_model import ModelInfo
 
 LCE_OPS = {"LceQuantize", "LceDequantize", "LceBconv2d", "LceBMaxPool2d"}
-BACKENDS = ("auto", "lce", "tflite", "onnxruntime")
+
+
+class BackendKind(StrEnum):
+    """Which interpreter runs a model (``auto``: chosen from the model's ops and what is installed)."""
+
+    AUTO = "auto"
+    LCE = "lce"
+    TFLITE = "tflite"
+    ONNXRUNTIME = "onnxruntime"
+
+
+BACKENDS = tuple(k.value for k in BackendKind)
 INSTALL_HINTS = {
     "lce": "pip install larq-compute-engine==0.16.0 (x86_64 Linux, macOS)",
     "tflite": "pip install tflite-runtime==2.14.0",
@@ -190,14 +202,19 @@ def kernels_available() -> tuple[bool, str]:
     return _KERNELS
 
 
-def choose_backend(info: ModelInfo | None, requested: str = "auto", is_onnx: bool = False) -> str:
-    """Pick a backend name for a model. ``info`` is the parsed .tflite (None for .onnx).
+def choose_backend(info: ModelInfo | None, requested: BackendKind | str = BackendKind.AUTO,
+                   is_onnx: bool = False) -> BackendKind:
+    """Pick the backend for a model. ``info`` is the parsed .tflite (None for .onnx).
 
     Raises:
         BackendError: the requested backend cannot run the model's ops, or none is installed.
     """
     if requested not in BACKENDS:
         raise BackendError(f"unknown backend {requested!r}; choose one of {', '.join(BACKENDS)}")
+    return BackendKind(_choose(info, BackendKind(requested), is_onnx))
+
+
+def _choose(info: ModelInfo | None, requested: BackendKind, is_onnx: bool) -> str:
     if is_onnx:
         if requested not in ("auto", "onnxruntime"):
             raise BackendError(f"an .onnx model runs on onnxruntime, not {requested}; use --backend onnxruntime")
@@ -231,7 +248,7 @@ def choose_backend(info: ModelInfo | None, requested: str = "auto", is_onnx: boo
     return requested
 
 
-def load_backend(model: bytes, name: str, threads: int = 1) -> Backend:
+def load_backend(model: bytes, name: BackendKind | str, threads: int = 1) -> Backend:
     """Instantiate backend ``name`` ("lce", "tflite", "onnxruntime") for ``model`` bytes."""
     if name == "lce":
         return LCEBackend(model, threads)

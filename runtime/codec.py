@@ -11,10 +11,21 @@ so a heatmap pixel covers exactly the ``s x s`` input pixels it was pooled from.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import numpy as np
 
-#: Decoding methods understood by :func:`decode`.
-DECODE_METHODS = ("argmax", "quarter", "parabola")
+
+class DecodeMethod(StrEnum):
+    """How :func:`decode` refines a heatmap's argmax (see its docstring)."""
+
+    ARGMAX = "argmax"
+    QUARTER = "quarter"
+    PARABOLA = "parabola"
+
+
+#: Decoding methods understood by :func:`decode` (their names, as model specs store them).
+DECODE_METHODS = tuple(m.value for m in DecodeMethod)
 
 
 def input_to_heatmap(xy: np.ndarray, stride: float) -> np.ndarray:
@@ -84,7 +95,7 @@ def _batched(heatmaps) -> tuple[np.ndarray, bool]:
     return hm, single
 
 
-def decode(heatmaps: np.ndarray, method: str = "quarter") -> tuple[np.ndarray, np.ndarray]:
+def decode(heatmaps: np.ndarray, method: DecodeMethod | str = DecodeMethod.QUARTER) -> tuple[np.ndarray, np.ndarray]:
     """Decode keypoint locations from heatmaps.
 
     Args:

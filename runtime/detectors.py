@@ -17,6 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
+from runtime.spec import Task
+
 
 @dataclass
 class Box:
@@ -199,17 +201,17 @@ class BlazePoseDetector(_MediaPipeSSD):
 
 _REGISTRY = {"haar": HaarDetector, "blazeface": BlazeFaceDetector, "blazepose": BlazePoseDetector}
 # what each detector finds: a face for face models, a person for pose models
-TASKS = {"haar": "face", "blazeface": "face", "blazepose": "pose"}
-DEFAULT_FOR_TASK = {"face": "blazeface", "pose": "blazepose"}
+TASKS = {"haar": Task.FACE, "blazeface": Task.FACE, "blazepose": Task.POSE}
+DEFAULT_FOR_TASK = {Task.FACE: "blazeface", Task.POSE: "blazepose"}
 
 
-def register(name: str, factory, *, task: str) -> None:
+def register(name: str, factory, *, task: Task | str) -> None:
     """Add a detector factory (a callable returning a :class:`Detector`) that finds ``task``'s
-    objects: "face" (for face models) or "pose" (people, for pose models)."""
+    objects: ``Task.FACE`` (for face models) or ``Task.POSE`` (people, for pose models)."""
     if task not in DEFAULT_FOR_TASK:
-        raise ValueError(f"a detector's task must be one of {sorted(DEFAULT_FOR_TASK)}, got {task!r}")
+        raise ValueError(f"a detector's task must be one of {[t.value for t in Task]}, got {task!r}")
     _REGISTRY[name] = factory
-    TASKS[name] = task
+    TASKS[name] = Task(task)
 
 
 def available(task: str | None = None) -> list[str]:

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime import codec, crop
-from runtime.backends import BackendError, choose_backend, load_backend
+from runtime.backends import BackendError, BackendKind, choose_backend, load_backend
 from runtime.detectors import Box, calibrated_box, calibration_for
 from runtime.detectors import create as create_detector
 from runtime.detectors import resolve as resolve_detector
@@ -76,7 +76,7 @@ class LandmarkerOptions:
     model_path: str | Path | None = None
     model_bytes: bytes | None = None
     spec: ModelSpec | None = None
-    backend: str = "auto"
+    backend: BackendKind = BackendKind.AUTO  # or its value: "auto", "lce", "tflite", "onnxruntime"
     threads: int = 1
     running_mode: RunningMode = RunningMode.IMAGE  # or its value: "image", "video", "live"
     # None: the task's default (face: "blazeface", Haar if it cannot load; pose: "blazepose");
@@ -498,5 +498,5 @@ class Landmarker:
 
 
 __all__ = ["Landmarker", "LandmarkerOptions", "LandmarkerResult", "Landmarks", "ModelLoadError", "BackendError",
-           "OneEuroParams", "RunningMode", "Smoothing",
+           "BackendKind", "OneEuroParams", "RunningMode", "Smoothing",
            "load_model", "landmarks_in_box"]

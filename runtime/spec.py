@@ -2,7 +2,7 @@
 
 A spec travels beside every artifact (``model.tflite`` + ``model.json``) and is also embedded in
 the flatbuffer's metadata (key ``bnn_landmarks_spec``). It is plain data: this module imports
-nothing but the standard library and numpy, so the runtime can read it without TensorFlow.
+nothing but the standard library, numpy and the codec, so the runtime can read it without TensorFlow.
 """
 
 from __future__ import annotations
@@ -10,10 +10,20 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
+
+from runtime.codec import DecodeMethod
 
 SPEC_VERSION = 1
 METADATA_KEY = "bnn_landmarks_spec"
+
+
+class Task(StrEnum):
+    """What a model localises: face landmarks or body joints."""
+
+    FACE = "face"
+    POSE = "pose"
 
 
 @dataclass
@@ -28,7 +38,7 @@ class ModelSpec:
     """
 
     name: str
-    task: str  # "face" or "pose"
+    task: Task  # or its value, "face" or "pose"
     keypoint_names: list[str]
     flip_pairs: list[tuple[int, int]]
     skeleton: list[tuple[int, int]]
@@ -38,7 +48,7 @@ class ModelSpec:
     input_offset: float = -1.0
     color: str = "RGB"
     crop_scale: float = 1.5
-    decode_method: str = "quarter"
+    decode_method: DecodeMethod = DecodeMethod.QUARTER
     heatmap_sigma: float = 1.0
     binary: bool = True
     # Face only: maps a detector box (x, y, w, h) to the landmark box the crop convention needs:
@@ -50,6 +60,11 @@ class ModelSpec:
     onnx_sha256: str | None = None
     tools: dict = field(default_factory=dict)
     spec_version: int = SPEC_VERSION
+
+    def __post_init__(self):
+        # the JSON form stores the values; typed here (ValueError, caught by the loaders, if unknown)
+        self.task = Task(self.task)
+        self.decode_method = DecodeMethod(self.decode_method)
 
     @property
     def num_keypoints(self) -> int:

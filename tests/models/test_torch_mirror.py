@@ -7,9 +7,10 @@ torch = pytest.importorskip("torch")
 tf = pytest.importorskip("tensorflow")
 
 from models.configs import get_config  # noqa: E402
-from models.gpu_train import effective_weights, expand_weights, get_keras_weights, set_keras_weights  # noqa: E402
+from models.gpu_train import effective_weights, expand_weights  # noqa: E402
 from models.hourglass import build_model  # noqa: E402
 from models.torch_mirror import TorchHourglass, keras_weights, load_keras_weights  # noqa: E402
+from models.weights import get_keras_weights, set_keras_weights  # noqa: E402
 
 
 def _small(name, **kw):
