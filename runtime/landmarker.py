@@ -41,7 +41,7 @@ from runtime.detectors import create as create_detector
 from runtime.detectors import resolve as resolve_detector
 from runtime.image import MAX_PIXELS, to_rgb8
 from runtime.smoothing import OneEuroFilter, OneEuroParams, Smoothing
-from runtime.spec import METADATA_KEY, ModelSpec, sidecar_path
+from runtime.spec import METADATA_KEY, ModelSpec, Task, sidecar_path
 from runtime.tflite_model import ModelFormatError, read_model
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
@@ -343,9 +343,8 @@ class Landmarker:
             try:
                 self._detector = create_detector(self.detector_name)
             except RuntimeError as e:
-                if self.options.detector is not None or self.detector_name == FALLBACK_DETECTOR:
-                    raise
-                if self.spec.task != "face":
+                asked = self.options.detector is not None
+                if asked or self.spec.task != Task.FACE or self.detector_name == FALLBACK_DETECTOR:
                     raise
                 print(f"notice: {self.detector_name} detector unavailable ({e}); using {FALLBACK_DETECTOR}",
                       file=sys.stderr)
