@@ -44,8 +44,9 @@ def train_command(model: str, training: dict) -> str:
     recipe flags always, the others (seed, initial weights, teacher, run folder) where they differ
     from the defaults."""
     a = training["args"]
+    steps = a["lr_steps"] or ",".join(str(e) for e in training.get("lr_steps", []))  # as given, else as resolved
     cmd = [f"python -m models.train --model {model} --optimizer {a['optimizer']} --lr {training['base_lr']:g} "
-           f"--epochs {a['epochs']} --lr-steps {a['lr_steps']} --batch {a['batch']}"]
+           f"--epochs {a['epochs']}" + (f" --lr-steps {steps}" if steps else "") + f" --batch {a['batch']}"]
     if training["run_dir"] != f"runs/{model}":
         cmd.append(f"--out {training['run_dir']}")
     if a.get("seed"):

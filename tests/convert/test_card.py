@@ -14,6 +14,11 @@ def test_plain_run_gives_the_recipe_flags_only():
         "python -m models.train --model pose-lsp --optimizer adam --lr 0.001 --epochs 60 --lr-steps 35,50 --batch 16")
 
 
+def test_default_schedule_is_written_out_as_resolved():
+    t = {**_training(lr_steps=""), "lr_steps": [36, 51], "run_dir": "runs/pose-lsp"}
+    assert " --lr-steps 36,51 --batch 16" in train_command("pose-lsp", t)
+
+
 def test_fine_tune_names_its_run_folder_init_and_teacher():
     t = {**_training(lr=2e-4, epochs=20, lr_steps="14", seed=1, init="runs/pose-lsp/best.h5",
                      teacher="pose-lsp-real", teacher_weights="runs/pose-lsp-real/best.h5"),
