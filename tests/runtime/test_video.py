@@ -88,6 +88,7 @@ def test_cli_video_and_broken_inputs(tiny, tmp_path):
     assert sum(x["detector_ran"] for x in good) == 1
     assert [x["frame"] for x in good] == list(range(24))
     assert any(x["error"] and "notavideo" in x["source"] for x in recs)
+    assert len({tuple(sorted(x)) for x in recs}) == 1  # results and errors: one record shape
     assert (out / "clip.mp4").stat().st_size > 0
     assert "failed" in r.stderr
 
