@@ -206,6 +206,36 @@ def load_model(*, config: str | Config, weights: str | Path | None) -> tf.keras.
     return model
 
 
+def real_twin_key(key: str) -> str:
+    """A weight key ``"<layer>/<i>"`` of a binary model -> the same weight in its real-valued twin
+    (``*_bconv`` -> ``*_conv``; every other layer has the same name in both)."""
+    layer, i = key.rsplit("/", 1)
+    if layer.endswith("_bconv"):
+        layer = layer.removesuffix("_bconv") + "_conv"
+    return f"{layer}/{i}"
+
+
+def init_weights(model: tf.keras.Model, path: str | Path) -> None:
+    """Training's ``--init``: set every weight from a legacy Keras .h5 of the same config, or of
+    its real-valued twin (two-stage real-to-binary training, Martinez et al. 2020: the binary
+    convs start from the float convs' kernels, BN and float layers are copied), matched by name.
+
+    Raises:
+        WeightsError: the file is missing or does not fit (one line naming the first mismatch).
+    """
+    from models.weights import get_keras_weights, init_from, read_h5_weights
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"--init {path} not found; pass a .h5 of this config or of its real-valued twin")
+    weights = read_h5_weights(path)
+    same = set(get_keras_weights(model)) == set(weights)
+    try:
+        init_from(model, weights, rename=(lambda k: k) if same else real_twin_key)
+    except ValueError as e:
+        raise WeightsError(f"--init {path}: {e}; pass a .h5 of this config or of its real-valued twin") from None
+
+
 def count_parameters(model: tf.keras.Model) -> dict:
     """Weight counts: ``binary`` (binarized conv kernels), ``real_conv`` (float conv kernels and
     biases, BN excluded), ``batchnorm`` and ``total``."""

@@ -58,7 +58,8 @@ def parse_args(argv=None):
     p.add_argument("--teacher-weights", default=None)
     p.add_argument("--distill-alpha", type=float, default=0.5, help="weight of the teacher term (0..1)")
     p.add_argument("--deterministic", action="store_true", help="TF op determinism (bit-identical resumes)")
-    p.add_argument("--init", default=None, help="initialise from these weights (.h5) before training")
+    p.add_argument("--init", default=None,
+                   help="initialise from a .h5 of this config or of its real-valued twin (two-stage real-to-binary)")
     p.add_argument("overrides", nargs="*", help="KEY=value config overrides, e.g. width=64")
     return p.parse_args(argv)
 
@@ -237,7 +238,7 @@ def _build(run: _Run) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from models.hourglass import build_model
+    from models.hourglass import build_model, init_weights
 
     args = run.args
     tf.keras.utils.set_random_seed(args.seed)
@@ -249,7 +250,7 @@ def _build(run: _Run) -> None:
     with run.strategy.scope():
         run.model = build_model(config=run.cfg, intermediate_outputs=True)
         if args.init:
-            run.model.load_weights(args.init)
+            init_weights(run.model, args.init)
         run.opt = (tf.keras.optimizers.RMSprop(run.base_lr) if args.optimizer == "rmsprop"
                    else tf.keras.optimizers.Adam(run.base_lr))
         run.epoch_v = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")

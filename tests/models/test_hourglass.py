@@ -110,3 +110,32 @@ def test_load_model_round_trips_weights_and_names_misfits(tmp_path):
         load_model(config=cfg, weights=tmp_path / "missing.h5")
     with pytest.raises(WeightsError, match="do not fit model face .*expected e.g."):
         load_model(config=get_config("face", input_size=64, width=64, depth=2), weights=tmp_path / "w.h5")
+
+
+def test_init_weights_from_the_same_config_or_the_real_valued_twin(tmp_path):
+    """--init: a binary model starts from its float twin's .h5 (bconv kernel = conv kernel, every
+    other layer copied by name); a file of another shape is refused with the first mismatch."""
+    from models.configs import real_twin
+    from models.hourglass import WeightsError, init_weights
+
+    cfg = get_config("face", input_size=32, width=16, depth=1)
+    twin = build_model(config=real_twin(cfg))
+    rng = np.random.default_rng(0)
+    twin.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in twin.get_weights()])
+    twin.save_weights(str(tmp_path / "real.h5"))
+    binary = build_model(config=cfg)
+    init_weights(binary, tmp_path / "real.h5")
+    np.testing.assert_array_equal(binary.get_layer("pre1_1_bconv").get_weights()[0],
+                                  twin.get_layer("pre1_1_conv").get_weights()[0])
+    np.testing.assert_array_equal(binary.get_layer("out0_heatmaps").get_weights()[1],
+                                  twin.get_layer("out0_heatmaps").get_weights()[1])
+    binary.save_weights(str(tmp_path / "binary.h5"))
+    again = build_model(config=cfg)
+    init_weights(again, tmp_path / "binary.h5")
+    for a, b in zip(again.get_weights(), binary.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(WeightsError, match="out0_heatmaps/0 is .*; pass a .h5 of this config"):
+        init_weights(build_model(config=get_config("pose-lsp", input_size=32, width=16, depth=1)),
+                     tmp_path / "binary.h5")
+    with pytest.raises(WeightsError, match="not found"):
+        init_weights(binary, tmp_path / "nope.h5")

@@ -146,14 +146,35 @@ def test_distillation_from_onnx_and_keras_teachers(faces, tmp_path):
     assert r.returncode == 2 and "nope.onnx not found" in r.stderr
 
 
+def _latest_checkpoint(out: Path) -> str | None:
+    """The latest checkpoint's path from one snapshot of the state file. ``tf.train.latest_checkpoint``
+    cannot be used while the trainer writes: TF's FileIO.read sizes the file by name, so a rename
+    between its open and its stat yields a truncated read of the old file and a parse error."""
+    from google.protobuf import text_format
+    from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
+
+    state = text_format.Parse((out / "ckpt" / "checkpoint").read_text(), CheckpointState())
+    path = Path(state.model_checkpoint_path)
+    return str(path if path.is_absolute() else out / "ckpt" / path) if state.model_checkpoint_path else None
+
+
 def _valid_checkpoint(out: Path) -> int:
     """The latest checkpoint restores (all model variables readable); returns its step."""
-    latest = tf.train.latest_checkpoint(str(out / "ckpt"))
+    latest = _latest_checkpoint(out)
     assert latest is not None
     reader = tf.train.load_checkpoint(latest)
     names = [k for k in reader.get_variable_to_shape_map() if k.startswith("model/")]
     assert names and all(reader.get_tensor(k) is not None for k in names)
     return int(latest.rsplit("-", 1)[1])
+
+
+def _saved_since(out: Path, before: int) -> bool:
+    """While the trainer runs: a checkpoint newer than ``before`` is there and restores. Its files
+    can be swept by two later saves while they are read; that only means "look again"."""
+    try:
+        return _valid_checkpoint(out) != before
+    except (tf.errors.NotFoundError, tf.errors.DataLossError):
+        return False
 
 
 def test_sigkill_storm_never_corrupts_the_last_checkpoint(faces, tmp_path):
@@ -169,7 +190,7 @@ def test_sigkill_storm_never_corrupts_the_last_checkpoint(faces, tmp_path):
         p = _train(faces, out, "--epochs", "6", wait=False, faults=faults)
         deadline = time.time() + 300
         while time.time() < deadline and p.poll() is None:  # until this process has saved once
-            if (out / "ckpt" / "checkpoint").exists() and _valid_checkpoint(out) != before:
+            if (out / "ckpt" / "checkpoint").exists() and _saved_since(out, before):
                 break
             time.sleep(0.05)
         if i % 2 == 0:
