@@ -84,12 +84,12 @@ native() {
     log "libbnnjni.so ($abi)"
     clang --target="${ABI_TARGET[$abi]}" -O3 -std=gnu11 -ffp-contract=off -fPIC -ffreestanding -nostdlibinc \
       -fvisibility=hidden -fno-stack-protector -Wall -Wextra -Wno-unused-parameter -Werror \
-      -DBNN_FREESTANDING -DBNN_NO_THREADS -DBNN_TFLITE_C_API \
+      -DBNN_FREESTANDING -DBNN_NO_THREADS -DBNN_TFLITE_C_API -DBNN_CAPI_LINKED \
       -I$APP/jni/include -I"$JAVA_HOME/include" -I"$JAVA_HOME/include/linux" -I$K \
       -shared -nostdlib -fuse-ld=lld -Wl,-z,defs -Wl,--hash-style=both -Wl,-z,max-page-size=16384 \
       -Wl,-soname,libbnnjni.so -Wl,-rpath,'$ORIGIN' -Wl,--build-id=sha1 \
       -o "$dir/libbnnjni.so.tmp" $APP/jni/bnn_jni.c $APP/jni/shim.c \
-      $K/bnn_core.c $K/bnn_x86.c $K/bnn_neon.c $K/bnn_tflite.c $K/flexbuf.c -L"$dir" -llitert-lm
+      $K/bnn_core.c $K/bnn_x86.c $K/bnn_neon.c $K/bnn_tflite.c $K/bnn_capi.c $K/flexbuf.c -L"$dir" -llitert-lm
     mv "$dir/libbnnjni.so.tmp" "$dir/libbnnjni.so"
     check_imports "$dir"
   done

@@ -51,7 +51,7 @@ def synthetic_video(n: int, size: int = 480) -> list[np.ndarray]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.worker")
     p.add_argument("--model", required=True)
-    p.add_argument("--backend", required=True, choices=("tflite", "lce", "onnxruntime"))
+    p.add_argument("--backend", required=True, choices=("tflite", "litert", "lce", "onnxruntime"))
     p.add_argument("--lce-kernel", default="indirect", choices=("indirect", "default"))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--reps", type=int, default=50)

@@ -4,6 +4,9 @@
 * ``tflite``: stock ``tflite-runtime``: float / int8 models (builtin ops), and binary models with
   the project's kernels (``runtime.kernels``, built from C on first use) registered as custom ops:
   the path for Raspberry Pi / aarch64, where LCE has no wheel, and the faster one on x86.
+* ``litert``: the TFLite C API of the pinned ``litert-lm-api`` wheel (``runtime.kernels.capi``), with
+  the same kernels and XNNPACK: any Python >= 3.10 on x86_64 and aarch64, where ``tflite-runtime``
+  (CPython <= 3.11) does not install, e.g. Raspberry Pi OS 13.
 * ``onnxruntime``: ``.onnx`` float models.
 
 Every backend maps one (1, S, S, 3) float32 normalised crop to (1, H, W, K) float32 heatmaps.
@@ -28,13 +31,15 @@ class BackendKind(StrEnum):
     AUTO = "auto"
     LCE = "lce"
     TFLITE = "tflite"
+    LITERT = "litert"
     ONNXRUNTIME = "onnxruntime"
 
 
 BACKENDS = tuple(k.value for k in BackendKind)
 INSTALL_HINTS = {
     "lce": "pip install larq-compute-engine==0.16.0 (x86_64 Linux, macOS)",
-    "tflite": "pip install tflite-runtime==2.14.0",
+    "tflite": "pip install tflite-runtime==2.14.0 (CPython 3.8-3.11)",
+    "litert": "pip install litert-lm-api==0.18.1 (Python >= 3.10)",
     "onnxruntime": "pip install onnxruntime",
 }
 
@@ -154,6 +159,35 @@ class TFLiteBackend(Backend):
         return np.asarray(y, np.float32)
 
 
+class LiteRTBackend(Backend):
+    name = "litert"
+
+    def __init__(self, model: bytes, threads: int = 1):
+        from runtime import kernels
+        from runtime.kernels import capi
+
+        try:
+            if binary_ops(model):
+                kernels.self_test("litert")
+            self._m = capi.CAPIModel(model, int(threads))
+        except (kernels.KernelError, OSError) as e:
+            raise BackendError(f"the TFLite C API backend cannot run this model: {e}") from None
+        self.kernels = kernels.isa() if binary_ops(model) else None
+        (self._shape, dtype) = self._m.inputs[0]
+        if dtype != np.float32 or self._m.outputs[0][1] != np.float32:
+            raise BackendError("the litert backend runs models with float32 input and output; use --backend tflite")
+
+    @property
+    def input_shape(self):
+        return self._shape
+
+    def run(self, x):
+        return self._m.run(np.asarray(x, np.float32))[0]
+
+    def close(self) -> None:
+        self._m.close()
+
+
 class ONNXBackend(Backend):
     name = "onnxruntime"
 
@@ -176,6 +210,37 @@ class ONNXBackend(Backend):
         return np.asarray(self._s.run(None, {self._in.name: np.asarray(x, np.float32)})[0], np.float32)
 
 
+def builtin_runner(model: bytes, threads: int = 1):
+    """A .tflite model of builtin float ops (e.g. a detector) on whichever TFLite interpreter is
+    installed (tflite-runtime, else the C API): a function from the input array to its outputs.
+
+    Raises:
+        BackendError: neither is installed (the message names both).
+    """
+    if importable("tflite_runtime"):
+        from tflite_runtime.interpreter import Interpreter
+
+        it = Interpreter(model_content=model, num_threads=int(threads))
+        it.allocate_tensors()
+        inp, outs = it.get_input_details()[0]["index"], [d["index"] for d in it.get_output_details()]
+
+        def run(x: np.ndarray) -> list[np.ndarray]:
+            it.set_tensor(inp, x)
+            it.invoke()
+            return [it.get_tensor(i) for i in outs]
+
+        return run
+    if importable("litert_lm"):
+        from runtime import kernels
+        from runtime.kernels.capi import CAPIModel
+
+        try:
+            return CAPIModel(model, int(threads)).run
+        except (kernels.KernelError, OSError) as e:
+            raise BackendError(f"the TFLite C API cannot run this model: {e}") from None
+    raise BackendError(f"no TFLite interpreter installed; {INSTALL_HINTS['tflite']}, or {INSTALL_HINTS['litert']}")
+
+
 def binary_ops(model: bytes) -> set[str]:
     """The LCE custom ops a .tflite flatbuffer uses (empty for float / int8 models)."""
     from runtime.tflite_model import read_model
@@ -186,20 +251,23 @@ def binary_ops(model: bytes) -> set[str]:
         return set()
 
 
-_KERNELS: tuple[bool, str] | None = None
+_KERNELS: dict[str, tuple[bool, str]] = {}
 
 
-def kernels_available() -> tuple[bool, str]:
-    """(True, isa) when tflite-runtime and the project's binary kernels work here, else (False, why)."""
-    global _KERNELS
-    if _KERNELS is None:
-        if not importable("tflite_runtime"):
-            _KERNELS = (False, f"tflite-runtime is not installed: {INSTALL_HINTS['tflite']}")
+def kernels_available(via: BackendKind | str = BackendKind.TFLITE) -> tuple[bool, str]:
+    """(True, isa) when the project's binary kernels work here in ``via`` (``tflite``:
+    tflite-runtime, ``litert``: the TFLite C API), else (False, why)."""
+    via = BackendKind(via)
+    if via not in _KERNELS:
+        if via == BackendKind.TFLITE and not importable("tflite_runtime"):
+            _KERNELS[via] = (False, f"tflite-runtime is not installed: {INSTALL_HINTS['tflite']}")
+        elif via == BackendKind.LITERT and not importable("litert_lm"):
+            _KERNELS[via] = (False, f"the TFLite C API is not installed: {INSTALL_HINTS['litert']}")
         else:
             from runtime import kernels
 
-            _KERNELS = kernels.available()
-    return _KERNELS
+            _KERNELS[via] = kernels.available(via.value)
+    return _KERNELS[via]
 
 
 def choose_backend(info: ModelInfo | None, requested: BackendKind | str = BackendKind.AUTO,
@@ -225,35 +293,37 @@ def _choose(info: ModelInfo | None, requested: BackendKind, is_onnx: bool) -> st
     unknown = custom - LCE_OPS
     if unknown:
         raise BackendError(f"model uses custom ops no backend here can run: {', '.join(sorted(unknown))}")
-    if custom:  # binary model: the project's kernels on tflite-runtime, else LCE's interpreter
+    if custom:  # binary model: the project's kernels on tflite-runtime or the C API, else LCE's interpreter
         if requested == "lce":
             return "lce"
-        ok, why = kernels_available()
-        if requested == "tflite":
+        if requested in ("tflite", "litert"):
+            ok, why = kernels_available(requested)
             if ok:
-                return "tflite"
-            raise BackendError(f"binary ops on tflite-runtime need the project's kernels: {why}")
-        if ok:
-            return "tflite"
+                return requested
+            raise BackendError(f"binary ops on {requested} need the project's kernels: {why}")
+        for kind in ("tflite", "litert"):
+            if kernels_available(kind)[0]:
+                return kind
         if importable("larq_compute_engine"):
             return "lce"
-        raise BackendError(f"this binary model needs the project's kernels ({why}) or the LCE interpreter "
-                           f"({INSTALL_HINTS['lce']})")
+        raise BackendError(f"this binary model needs the project's kernels ({kernels_available('tflite')[1]}; "
+                           f"{kernels_available('litert')[1]}) or the LCE interpreter ({INSTALL_HINTS['lce']})")
     if requested == "auto":
-        if importable("tflite_runtime"):
-            return "tflite"
-        if importable("larq_compute_engine"):
-            return "lce"
-        raise BackendError(f"no TFLite interpreter installed; {INSTALL_HINTS['tflite']}")
+        for kind, package in (("tflite", "tflite_runtime"), ("litert", "litert_lm"), ("lce", "larq_compute_engine")):
+            if importable(package):
+                return kind
+        raise BackendError(f"no TFLite interpreter installed; {INSTALL_HINTS['tflite']}, or {INSTALL_HINTS['litert']}")
     return requested
 
 
 def load_backend(model: bytes, name: BackendKind | str, threads: int = 1) -> Backend:
-    """Instantiate backend ``name`` ("lce", "tflite", "onnxruntime") for ``model`` bytes."""
+    """Instantiate backend ``name`` ("lce", "tflite", "litert", "onnxruntime") for ``model`` bytes."""
     if name == "lce":
         return LCEBackend(model, threads)
     if name == "tflite":
         return TFLiteBackend(model, threads)
+    if name == "litert":
+        return LiteRTBackend(model, threads)
     if name == "onnxruntime":
         return ONNXBackend(model, threads)
     raise BackendError(f"unknown backend {name!r}")

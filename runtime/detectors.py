@@ -101,7 +101,7 @@ def ssd_anchor_centres(layout) -> np.ndarray:
 
 
 class _MediaPipeSSD:
-    """A MediaPipe SSD detector (builtin ops only) on stock tflite-runtime: the image is
+    """A MediaPipe SSD detector (builtin ops only) on tflite-runtime or the C API: the image is
     letterboxed to a square, scaled to ``SIZE`` and normalised to [-1, 1]; every anchor regresses a
     box and keypoints (``SIZE``-pixel units, relative to the anchor centre) and a logit; boxes over
     the score threshold are reduced by non-maximum suppression."""
@@ -111,19 +111,15 @@ class _MediaPipeSSD:
     LAYOUT: tuple
 
     def __init__(self, score_threshold: float = 0.5, nms_iou: float = 0.3, threads: int = 1):
-        try:
-            from tflite_runtime.interpreter import Interpreter
-        except ImportError as e:
-            raise RuntimeError(f"the {self.name} detector needs tflite-runtime ({e}); pip install "
-                               "tflite-runtime==2.14.0" + (" (or --detector none)" if self.task == "pose" else "")
-                               ) from None
+        from runtime.backends import BackendError, builtin_runner
+
         if not self.MODEL.exists():
             raise RuntimeError(f"{self.MODEL} is missing; run `make blazeface` to extract it from the mediapipe wheel")
-        self._it = Interpreter(model_path=str(self.MODEL), num_threads=threads)
-        self._it.allocate_tensors()
-        self._in = self._it.get_input_details()[0]["index"]
-        outs = sorted(self._it.get_output_details(), key=lambda d: -int(d["shape"][-1]))
-        self._reg, self._cls = outs[0]["index"], outs[1]["index"]
+        try:
+            self._run = builtin_runner(self.MODEL.read_bytes(), threads)
+        except BackendError as e:
+            raise RuntimeError(f"the {self.name} detector cannot run: {e}"
+                               + (" (or --detector none)" if self.task == "pose" else "")) from None
         self.score_threshold, self.nms_iou = score_threshold, nms_iou
         self._anchors = ssd_anchor_centres(self.LAYOUT)
 
@@ -137,10 +133,9 @@ class _MediaPipeSSD:
         oy, ox = (side - h) // 2, (side - w) // 2
         pad[oy:oy + h, ox:ox + w] = image if image.ndim == 3 else image[..., None]
         x = cv2.resize(pad, (self.SIZE, self.SIZE), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
-        self._it.set_tensor(self._in, x[None])
-        self._it.invoke()
-        reg = self._it.get_tensor(self._reg)[0]
-        logit = np.clip(self._it.get_tensor(self._cls)[0, :, 0], -80.0, 80.0)
+        reg, cls = sorted(self._run(x[None]), key=lambda o: -o.shape[-1])  # (1, A, 4 + 2P), (1, A, 1)
+        reg = reg[0]
+        logit = np.clip(cls[0, :, 0], -80.0, 80.0)
         score = 1.0 / (1.0 + np.exp(-logit))
         keep = np.nonzero(score >= self.score_threshold)[0]
         if keep.size == 0:
@@ -156,7 +151,7 @@ class _MediaPipeSSD:
 
 class BlazeFaceDetector(_MediaPipeSSD):
     """MediaPipe's BlazeFace short-range detector (``runtime/assets/face_detection_short_range.tflite``,
-    Apache-2.0, from the mediapipe 0.10.21 wheel; builtin ops only) on stock tflite-runtime:
+    Apache-2.0, from the mediapipe 0.10.21 wheel; builtin ops only) on tflite-runtime or the C API:
     128x128 input, 896 anchors (16x16 cells x 2, 8x8 cells x 6). Good for faces that fill more
     than about a tenth of the frame (selfie / webcam distance)."""
 

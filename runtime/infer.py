@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from runtime.backends import BACKENDS
 from runtime.smoothing import OneEuroParams, Smoothing
 
 HERE = Path(__file__).resolve().parent
@@ -44,7 +45,8 @@ def parse_args(argv):
     p.add_argument("inputs", nargs="*", help="images, folders (recursive) or videos (default: the bundled sample)")
     p.add_argument("--camera", type=int, default=None, metavar="N", help="live from camera N")
     p.add_argument("--model", default=None, help="a .tflite (with sidecar/embedded spec) or .onnx (with sidecar)")
-    p.add_argument("--backend", default="auto", choices=("auto", "lce", "tflite", "onnxruntime"))
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="interpreter (default: tflite-runtime, else the TFLite C API (litert), else LCE's)")
     p.add_argument("--threads", type=int, default=1,
                    help="interpreter threads (default 1: the shipped models are small enough that a second "
                         "thread costs more in hand-offs than it gains; see README 'Benchmarks')")

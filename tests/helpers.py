@@ -45,13 +45,19 @@ import json, sys
 from pathlib import Path
 import numpy as np
 from runtime import kernels
+from runtime.kernels.capi import CAPIModel
+via = sys.argv[2] if len(sys.argv) > 2 else "tflite"
 res = {"error": 0, "ran": 0}
 for p in sorted(Path(sys.argv[1]).glob("*.tflite")):
     try:
-        it = kernels.interpreter(p.read_bytes(), 2)
-        d = it.get_input_details()[0]
-        it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
-        it.invoke()
+        if via == "litert":
+            m = CAPIModel(p.read_bytes(), 2)
+            m.run(np.zeros(*m.inputs[0]))
+        else:
+            it = kernels.interpreter(p.read_bytes(), 2)
+            d = it.get_input_details()[0]
+            it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+            it.invoke()
         res["ran"] += 1
     except (RuntimeError, ValueError):
         res["error"] += 1

@@ -27,8 +27,8 @@ import numpy as np
 
 SRC = Path(__file__).resolve().parent / "src"
 SELFTEST = Path(__file__).resolve().parent / "selftest"
-SOURCES = ("bnn_core.c", "bnn_x86.c", "bnn_neon.c", "flexbuf.c", "bnn_tflite.c")
-HEADERS = ("bnn.h", "flexbuf.h", "tflite_abi.h")
+SOURCES = ("bnn_core.c", "bnn_x86.c", "bnn_neon.c", "flexbuf.c", "bnn_tflite.c", "bnn_capi.c")
+HEADERS = ("bnn.h", "bnn_capi.h", "flexbuf.h", "tflite_abi.h")
 CFLAGS = ("-O3", "-std=gnu11", "-ffp-contract=off", "-fPIC", "-shared", "-fvisibility=hidden", "-pthread", "-Wall")
 ADD_CUSTOM = "_ZN6tflite17MutableOpResolver9AddCustomEPKcPK18TfLiteRegistrationi"
 OPS = ("LceQuantize", "LceDequantize", "LceBconv2d", "LceBMaxPool2d")
@@ -245,26 +245,34 @@ def interpreter(model_content: bytes, num_threads: int = 1):
     return it
 
 
-_CHECKED = False
+_CHECKED: set[str] = set()
 
 
-def self_test() -> None:
-    """Run the built-in model (every op, every output kind) and compare with LCE's outputs stored
-    next to it; raise :class:`KernelError` on any difference."""
-    global _CHECKED
-    if _CHECKED:
+def _selftest_outputs(model: bytes, x: np.ndarray, via: str) -> list[np.ndarray]:
+    if via == "litert":
+        from runtime.kernels import capi
+
+        return capi.CAPIModel(model, 1).run(x)
+    it = interpreter(model, 1)
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return [it.get_tensor(d["index"]) for d in it.get_output_details()]
+
+
+def self_test(via: str = "tflite") -> None:
+    """Run the built-in model (every op, every output kind) with the kernels registered in
+    ``via`` (``"tflite"``: tflite-runtime, ``"litert"``: the TFLite C API, ``runtime.kernels.capi``)
+    and compare with LCE's outputs stored next to it; raise :class:`KernelError` on any difference."""
+    if via in _CHECKED:
         return
+    fix = ("pip install tflite-runtime==2.14.0" if via == "tflite" else "pip install litert-lm-api==0.18.1")
     model = (SELFTEST / "selftest.tflite").read_bytes()
     expected = np.load(SELFTEST / "selftest.npz")
     try:
-        it = interpreter(model, 1)
-        inp = it.get_input_details()[0]
-        it.set_tensor(inp["index"], expected["input"])
-        it.invoke()
-        outs = [it.get_tensor(d["index"]) for d in it.get_output_details()]
+        outs = _selftest_outputs(model, expected["input"], via)
     except (RuntimeError, ValueError) as e:
-        raise KernelError(f"the binary kernels failed their self-test ({e}); this tflite-runtime's C ABI "
-                          f"may differ from 2.14's: pip install tflite-runtime==2.14.0") from None
+        raise KernelError(f"the binary kernels failed their self-test on {via} ({e}); this interpreter's "
+                          f"C ABI may differ from the one they were written for: {fix}") from None
     # the outputs have distinct shapes; match them by shape (interpreters may order them differently)
     for key in sorted(k for k in expected.files if k.startswith("output")):
         want = expected[key]
@@ -272,15 +280,15 @@ def self_test() -> None:
         ok = got is not None and (np.array_equal(got, want) if want.dtype != np.float32
                                   else np.allclose(got, want, rtol=1e-5, atol=1e-5))
         if not ok:
-            raise KernelError(f"the binary kernels gave wrong numbers in their self-test ({key}); this "
-                              f"tflite-runtime's C ABI may differ from 2.14's: pip install tflite-runtime==2.14.0")
-    _CHECKED = True
+            raise KernelError(f"the binary kernels gave wrong numbers in their self-test on {via} ({key}); "
+                              f"this interpreter's C ABI may differ from the one they were written for: {fix}")
+    _CHECKED.add(via)
 
 
-def available() -> tuple[bool, str]:
-    """(True, isa) when the kernels build, load and pass the self-test here, else (False, why)."""
+def available(via: str = "tflite") -> tuple[bool, str]:
+    """(True, isa) when the kernels build, load and pass the self-test on ``via`` here, else (False, why)."""
     try:
-        self_test()
+        self_test(via)
         return True, isa()
     except (KernelError, OSError) as e:
         return False, str(e)
@@ -300,8 +308,12 @@ def main(argv: list[str] | None = None) -> int:
         if a.command == "path":
             print(build())
             return 0
-        self_test()
+        results = {via: available(via) for via in ("tflite", "litert")}
+        if not any(ok for ok, _ in results.values()):
+            raise KernelError("; ".join(why for _, why in results.values()))
         print(f"binary kernels OK: {build()} (isa {isa()}, version {load().bnn_version().decode()})")
+        for via, (ok, why) in results.items():
+            print(f"  {via}: {'self-test passed' if ok else 'unavailable: ' + why}")
         return 0
     except KernelError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """The project's binary kernels (runtime/kernels) against LCE's interpreter: bit-exact on random
 single-op models covering every option, on the self-test model and on the shipped models, for
-every inner kernel this CPU has and several thread counts; hostile models get errors."""
+every inner kernel this CPU has, several thread counts and both interpreters they register with
+(tflite-runtime, the TFLite C API of litert-lm-api); hostile models get errors."""
 
 import functools
 import json
@@ -13,18 +14,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("tflite_runtime")
-from runtime import kernels  # noqa: E402
-from runtime.backends import kernels_available  # noqa: E402
+from runtime import kernels
+from runtime.backends import kernels_available
 
 ROOT = Path(__file__).resolve().parents[2]
 PRETRAINED = ROOT / "runtime" / "pretrained"
 SEEDS = range(12)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _kernels_work():
-    ok, why = kernels_available()
+@pytest.fixture(params=["tflite", "litert"])
+def via(request):
+    """The interpreter the kernels are registered with."""
+    ok, why = kernels_available(request.param)
+    if not ok:
+        pytest.skip(why)
+    return request.param
+
+
+@pytest.fixture
+def tflite():
+    ok, why = kernels_available("tflite")
     if not ok:
         pytest.skip(why)
 
@@ -46,7 +55,11 @@ def isa_env(monkeypatch):
     return use
 
 
-def _run(model: bytes, x: np.ndarray, threads: int = 1) -> list[np.ndarray]:
+def _run(model: bytes, x: np.ndarray, threads: int, via: str) -> list[np.ndarray]:
+    if via == "litert":
+        from runtime.kernels.capi import CAPIModel
+
+        return CAPIModel(model, threads).run(x)
     it = kernels.interpreter(model, threads)
     it.set_tensor(it.get_input_details()[0]["index"], x)
     it.invoke()
@@ -65,12 +78,12 @@ def _case(seed: int, int8: bool):
 
 @pytest.mark.parametrize("int8", [False, True], ids=["float", "int8"])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_random_models_match_lce(seed, int8, isa_env):
+def test_random_models_match_lce(seed, int8, isa_env, via):
     case, want = _case(seed, int8)
     for isa in _isas():
         isa_env(isa)
         for threads in (1, 3):
-            got = _run(case.model, case.inputs, threads)
+            got = _run(case.model, case.inputs, threads, via)
             assert len(got) == len(want)
             for g, w in zip(got, want):
                 assert g.dtype == w.dtype and g.shape == w.shape
@@ -79,7 +92,7 @@ def test_random_models_match_lce(seed, int8, isa_env):
                 # LCE 0.16 is wrong for zero padding when the kernel is larger than the input
                 # (its output differs from Keras'); there the reference is the Keras model.
                 assert case.covers.get("lce_zero_padding_bug") and case.keras_output is not None, (
-                    f"{case.name} isa={isa} threads={threads}: max |diff| {np.abs(g - w).max()} "
+                    f"{case.name} {via} isa={isa} threads={threads}: max |diff| {np.abs(g - w).max()} "
                     f"{case.covers}")
                 np.testing.assert_allclose(g, case.keras_output, rtol=1e-4, atol=1e-4)
 
@@ -103,11 +116,11 @@ def test_random_models_cover_every_option():
     assert any(f % 32 for f in (layer["filters"] for layer in layers))  # channels not multiple of 32
 
 
-def test_self_test_on_every_isa(isa_env):
+def test_self_test_on_every_isa(isa_env, via):
     for isa in _isas():
         isa_env(isa)
-        kernels._CHECKED = False
-        kernels.self_test()
+        kernels._CHECKED.discard(via)
+        kernels.self_test(via)
 
 
 def test_self_test_model_covers_every_op():
@@ -118,7 +131,7 @@ def test_self_test_model_covers_every_op():
 
 
 @pytest.mark.parametrize("path", sorted(PRETRAINED.glob("*.tflite")), ids=lambda p: p.name)
-def test_shipped_models_match_lce(path, isa_env):
+def test_shipped_models_match_lce(path, isa_env, via):
     from runtime.backends import LCEBackend, binary_ops
 
     model = path.read_bytes()
@@ -134,12 +147,10 @@ def test_shipped_models_match_lce(path, isa_env):
         isa_env(isa)
         for threads in (1, 2):
             for xi, w in zip(x, want):
-                np.testing.assert_array_equal(_run(model, xi[None], threads)[0], w)
+                np.testing.assert_array_equal(_run(model, xi[None], threads, via)[0], w)
 
 
-
-
-def test_hostile_models_get_errors_not_crashes(tmp_path):
+def test_hostile_models_get_errors_not_crashes(tmp_path, via):
     """Corrupted custom options, shapes and types of LCE ops: every model either runs or fails
     with a Python exception; the process never crashes (checked in a child process)."""
     pytest.importorskip("tensorflow")
@@ -147,7 +158,7 @@ def test_hostile_models_get_errors_not_crashes(tmp_path):
 
     n = hostile_lce_models(kernels.SELFTEST / "selftest.tflite", tmp_path, 120)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-c", RUN_MODELS_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-c", RUN_MODELS_SCRIPT, str(tmp_path), via], capture_output=True, text=True,
                        env=env, cwd=ROOT, timeout=600)
     assert r.returncode == 0, f"child crashed (rc {r.returncode}): {r.stderr[-2000:]}"
     res = json.loads(r.stdout.strip().splitlines()[-1])

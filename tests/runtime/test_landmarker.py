@@ -158,6 +158,39 @@ def test_binary_model_on_tflite_runtime_with_project_kernels(tiny):
     np.testing.assert_array_equal(ours.landmarks[0].scores, theirs.landmarks[0].scores)
 
 
+@pytest.mark.parametrize("name", ["face", "face-real", "pose-lsp"])
+def test_shipped_models_give_the_same_landmarks_on_both_tflite_interpreters(name):
+    """tflite-runtime 2.14 and the TFLite C API (litert-lm-api, TFLite 2.23), each with the
+    project's kernels and XNNPACK: the same landmarks and scores, to the bit, on the sample."""
+    for via in ("tflite", "litert"):
+        ok, why = kernels_available(via)
+        if not ok:
+            pytest.skip(why)
+    path = ROOT / "runtime" / "pretrained" / f"{name}.tflite"
+    got = {}
+    for via in ("tflite", "litert"):
+        with Landmarker(LandmarkerOptions(model_path=path, backend=via, threads=2)) as lm:
+            assert lm.backend_name == via
+            got[via] = lm.detect(_img(), boxes=[(150, 40, 140, 200)]).landmarks[0]
+    np.testing.assert_array_equal(got["tflite"].keypoints, got["litert"].keypoints)
+    np.testing.assert_array_equal(got["tflite"].scores, got["litert"].scores)
+
+
+def test_auto_backend_takes_the_c_api_where_tflite_runtime_is_missing(tiny, monkeypatch):
+    """A Python without tflite-runtime wheels (>= 3.12, e.g. Raspberry Pi OS 13): --backend auto
+    runs the binary model and the BlazeFace detector on the TFLite C API."""
+    import runtime.backends as backends
+
+    if not kernels_available("litert")[0]:
+        pytest.skip(kernels_available("litert")[1])
+    monkeypatch.setattr(backends, "importable", lambda name: name not in ("tflite_runtime", "larq_compute_engine"))
+    monkeypatch.setattr(backends, "_KERNELS", {})
+    with Landmarker(LandmarkerOptions(model_path=tiny)) as lm:
+        assert lm.backend_name == "litert"
+        res = lm.detect(_img())
+    assert res.detector_ran and len(res.landmarks) == 1
+
+
 def test_float_model_on_tflite_runtime(tmp_path):
     pytest.importorskip("tensorflow")
     pytest.importorskip("tflite_runtime")
