@@ -14,100 +14,26 @@ message instead of giving wrong landmarks.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
-import platform
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-SRC = Path(__file__).resolve().parent / "src"
+from runtime.kernels.compile import (  # noqa: F401 - re-exported: the build half has no numpy
+    CFLAGS,
+    HEADERS,
+    INSTALL_HINT,
+    SOURCES,
+    SRC,
+    KernelError,
+    build,
+    library_name,
+)
+
 SELFTEST = Path(__file__).resolve().parent / "selftest"
-SOURCES = ("bnn_core.c", "bnn_x86.c", "bnn_neon.c", "flexbuf.c", "bnn_tflite.c", "bnn_capi.c")
-HEADERS = ("bnn.h", "bnn_capi.h", "flexbuf.h", "tflite_abi.h")
-CFLAGS = ("-O3", "-std=gnu11", "-ffp-contract=off", "-fPIC", "-shared", "-fvisibility=hidden", "-pthread", "-Wall")
 ADD_CUSTOM = "_ZN6tflite17MutableOpResolver9AddCustomEPKcPK18TfLiteRegistrationi"
 OPS = ("LceQuantize", "LceDequantize", "LceBconv2d", "LceBMaxPool2d")
-INSTALL_HINT = ("the binary kernels need a C compiler (apt install gcc, or set CC) and "
-                "tflite-runtime==2.14.0 (pip install tflite-runtime==2.14.0)")
-
-
-class KernelError(RuntimeError):
-    """The kernels cannot be built, loaded or trusted here; the message names the fix."""
-
-
-def _sources_hash(cc: str) -> str:
-    h = hashlib.sha256()
-    for name in SOURCES + HEADERS:
-        h.update(name.encode())
-        h.update((SRC / name).read_bytes())
-    h.update(" ".join(CFLAGS).encode())
-    h.update(cc.encode())
-    h.update(platform.machine().encode())
-    return h.hexdigest()[:16]
-
-
-def _cache_dirs() -> list[Path]:
-    dirs = []
-    if os.environ.get("BNN_KERNELS_DIR"):
-        dirs.append(Path(os.environ["BNN_KERNELS_DIR"]))
-    dirs.append(Path(__file__).resolve().parent / "_build")
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    dirs.append(Path(xdg) / "bnn-landmarks" / "kernels")
-    return dirs
-
-
-def _compiler() -> str:
-    return os.environ.get("CC") or "cc"
-
-
-def library_name(cc: str | None = None) -> str:
-    return f"libbnn-{platform.machine()}-{_sources_hash(cc or _compiler())}.so"
-
-
-def build(out_dir: str | Path | None = None, cc: str | None = None, force: bool = False,
-          extra_flags: tuple[str, ...] = ()) -> Path:
-    """Compile the kernel library (if needed) and return its path.
-
-    Args:
-        out_dir: folder for the library; default: the first writable cache folder.
-        cc: C compiler; default ``$CC`` or ``cc``.
-        force: rebuild even if a library for these sources exists.
-        extra_flags: appended to the compiler flags (e.g. sanitizers); they change the file name.
-
-    Raises:
-        KernelError: no compiler, or compilation failed (the compiler's message is included).
-    """
-    cc = cc or _compiler()
-    if shutil.which(cc.split()[0]) is None:
-        raise KernelError(f"C compiler {cc!r} not found; {INSTALL_HINT}")
-    name = library_name(cc + " ".join(extra_flags))
-    candidates = [Path(out_dir)] if out_dir else _cache_dirs()
-    if not force:
-        for d in candidates:
-            if (d / name).is_file():
-                return d / name
-    last_error = None
-    for d in candidates:
-        try:
-            d.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".bnn-", suffix=".so", dir=d)
-            os.close(fd)
-        except OSError as e:
-            last_error = e
-            continue
-        cmd = [*cc.split(), *CFLAGS, *extra_flags, "-o", tmp, *(str(SRC / s) for s in SOURCES), "-lm"]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            os.unlink(tmp)
-            raise KernelError(f"compiling the binary kernels failed:\n{' '.join(cmd)}\n{r.stderr.strip()}")
-        os.replace(tmp, d / name)  # atomic: a concurrent loader never sees half a library
-        return d / name
-    raise KernelError(f"no writable folder for the kernel library ({last_error}); set BNN_KERNELS_DIR")
 
 
 _LIB = None

@@ -1,7 +1,8 @@
 """Compare the project's kernels with golden outputs of LCE's interpreter (made on an x86_64 host by
 ``python -m convert.kernel_cases --golden DIR``), for every inner kernel this CPU has and 1 and 2
-threads. Used by ``make test-aarch64`` (under qemu) and runnable on a Raspberry Pi:
-``python tests/aarch64/check_golden.py DIR``. Exit 1 on any failure.
+threads, on each TFLite interpreter installed (tflite-runtime, the TFLite C API of litert-lm-api).
+Used by ``make test-aarch64`` (under qemu) and runnable on a Raspberry Pi:
+``python tests/aarch64/check_golden.py DIR``. Exit 1 on any failure or when neither interpreter works.
 
 * random models (binary ops, little float work): bit-exact on every architecture;
 * shipped models: bit-exact on the architecture that made the golden file; elsewhere TFLite's own
@@ -17,6 +18,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from runtime import kernels  # noqa: E402
+from runtime.backends import kernels_available  # noqa: E402
+
+
+def run(model: bytes, x: np.ndarray, threads: int, via: str) -> list[np.ndarray]:
+    if via == "litert":
+        from runtime.kernels.capi import CAPIModel
+
+        return CAPIModel(model, threads).run(x)
+    it = kernels.interpreter(model, threads)
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return [it.get_tensor(d["index"]) for d in it.get_output_details()]
 
 
 def model_parity(got: np.ndarray, want: np.ndarray, stride: float) -> bool:
@@ -40,18 +53,20 @@ def main(folder: str) -> int:
         return 1
     isas = ["ref", "neon"] if kernels.load().bnn_best_isa() == 3 else ["ref", "avx2", "avx512"][
         : kernels.load().bnn_best_isa() + 1]
+    vias = [v for v in ("tflite", "litert") if kernels_available(v)[0]]
+    if not vias:
+        print(f"error: no interpreter runs the kernels here: {kernels_available('tflite')[1]}; "
+              f"{kernels_available('litert')[1]}", file=sys.stderr)
+        return 1
     bad = checked = 0
-    for f in files:
+    for f, via in ((f, via) for f in files for via in vias):
         g = np.load(f)
         model = g["model"].tobytes()
         x = g["input"]
         for isa in isas:
             os.environ["BNN_ISA"] = isa
             for threads in (1, 2):
-                it = kernels.interpreter(model, threads)
-                it.set_tensor(it.get_input_details()[0]["index"], x)
-                it.invoke()
-                got = [it.get_tensor(d["index"]) for d in it.get_output_details()]
+                got = run(model, x, threads, via)
                 for i, out in enumerate(got):
                     want = g[f"output{i}"]
                     ok = out.shape == want.shape and np.array_equal(out, want)
@@ -62,8 +77,9 @@ def main(folder: str) -> int:
                     checked += 1
                     if not ok:
                         bad += 1
-                        print(f"MISMATCH {f.name} output{i} isa={isa} threads={threads}")
-    print(f"{checked - bad}/{checked} outputs match LCE's interpreter ({len(files)} models, isas {', '.join(isas)})")
+                        print(f"MISMATCH {f.name} output{i} {via} isa={isa} threads={threads}")
+    print(f"{checked - bad}/{checked} outputs match LCE's interpreter ({len(files)} models, isas {', '.join(isas)}, "
+          f"interpreters {', '.join(vias)})")
     return 1 if bad else 0
 
 

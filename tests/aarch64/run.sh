@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# `make test-aarch64`: the light runtime and the binary kernels on arm64 Debian bookworm (the base
-# of 64-bit Raspberry Pi OS, Python 3.11) under qemu-user-static.
+# `make test-aarch64`: the light runtime and the binary kernels on arm64 Debian under
+# qemu-user-static, in two root filesystems, as a Raspberry Pi user meets them:
+#   bookworm  Debian 12 (Raspberry Pi OS 12), Python 3.11, tflite-runtime 2.14.0
+#   trixie    Debian 13 (Raspberry Pi OS 13), Python 3.13, the TFLite C API of litert-lm-api
+# (BNN_AARCH64_SUITES="bookworm" runs one). For each:
 #   1. host tools (qemu-user-static, binfmt-support, debootstrap) and the qemu-aarch64 binfmt handler;
-#   2. an arm64 rootfs by debootstrap, cached in build/aarch64/rootfs (BNN_AARCH64_DIR);
-#   3. a venv there with requirements-runtime.txt (tflite-runtime 2.14.0's aarch64 wheel), cached
-#      by the requirements' hash;
+#   2. an arm64 rootfs by debootstrap, cached in build/aarch64/<suite> (BNN_AARCH64_DIR);
+#   3. a venv there with requirements-runtime.txt, cached by the requirements' hash;
 #   4. golden outputs of LCE's interpreter, made on this (x86_64) host: random models covering
 #      every op option, and the shipped models;
 #   5. inside the rootfs: the kernels compile with its gcc (NEON), pass their self-test, match the
@@ -14,7 +16,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 WORK="${BNN_AARCH64_DIR:-$ROOT/build/aarch64}"
-RFS="$WORK/rootfs"
+SUITES="${BNN_AARCH64_SUITES:-bookworm trixie}"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 log() { echo "[test-aarch64] $*"; }
@@ -32,52 +34,60 @@ fi
 update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
 [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || die "cannot register the qemu-aarch64 binfmt handler"
 
-if [ ! -f "$RFS/.bnn-rootfs-ok" ]; then
-  log "debootstrap arm64 bookworm into $RFS (a few minutes, cached)"
-  rm -rf "$RFS"
-  mkdir -p "$WORK"
-  debootstrap --arch=arm64 --foreign --variant=minbase \
-    --include=python3,python3-venv,gcc,libc6-dev,ca-certificates bookworm "$RFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
-    || die "debootstrap stage 1 failed; see $WORK/debootstrap.log"
-  cp /usr/bin/qemu-aarch64-static "$RFS/usr/bin/"
-  chroot "$RFS" /debootstrap/debootstrap --second-stage >>"$WORK/debootstrap.log" 2>&1 \
-    || die "debootstrap stage 2 failed; see $WORK/debootstrap.log"
-  touch "$RFS/.bnn-rootfs-ok"
-fi
-cp /etc/resolv.conf "$RFS/etc/resolv.conf"
-cp /etc/ssl/certs/ca-certificates.crt "$RFS/etc/ssl/host-ca.crt"
-
-REQ_HASH=$(cat "$ROOT/requirements-runtime.txt" "$ROOT/tests/aarch64/requirements.txt" | sha256sum | cut -c1-16)
-if [ ! -f "$RFS/opt/venv/.ok-$REQ_HASH" ]; then
-  log "venv with requirements-runtime.txt in the rootfs (cached)"
-  rm -rf "$RFS/opt/venv"
-  cp "$ROOT/requirements-runtime.txt" "$RFS/tmp/requirements-runtime.txt"
-  cp "$ROOT/tests/aarch64/requirements.txt" "$RFS/tmp/requirements-test.txt"
-  chroot "$RFS" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root python3 -m venv /opt/venv
-  chroot "$RFS" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root PIP_CERT=/etc/ssl/host-ca.crt \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/venv/bin/pip install -q --no-cache-dir \
-    -r /tmp/requirements-runtime.txt -r /tmp/requirements-test.txt || die "pip install in the rootfs failed"
-  touch "$RFS/opt/venv/.ok-$REQ_HASH"
-fi
-
 log "golden outputs from LCE's interpreter on this host"
+mkdir -p "$WORK"
 rm -rf "$WORK/golden"
 "$PY" -m convert.kernel_cases --golden "$WORK/golden" >"$WORK/golden.log" 2>&1 || { tail -20 "$WORK/golden.log"; die "golden generation failed"; }
 
-log "copying the working tree into the rootfs"
-rm -rf "$RFS/work"
-mkdir -p "$RFS/work/bnn"
-(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$RFS/work/bnn"
-cp -r "$WORK/golden" "$RFS/work/golden"
+suite_run() {  # $1: suite
+  local suite=$1 RFS="$WORK/$1" t0=$SECONDS
+  if [ ! -f "$RFS/.bnn-rootfs-ok" ]; then
+    log "debootstrap arm64 $suite into $RFS (a few minutes, cached)"
+    rm -rf "$RFS"
+    debootstrap --arch=arm64 --foreign --variant=minbase \
+      --include=python3,python3-venv,gcc,libc6-dev,ca-certificates "$suite" "$RFS" "$MIRROR" >"$WORK/debootstrap-$suite.log" 2>&1 \
+      || die "debootstrap stage 1 failed; see $WORK/debootstrap-$suite.log"
+    cp /usr/bin/qemu-aarch64-static "$RFS/usr/bin/"
+    chroot "$RFS" /debootstrap/debootstrap --second-stage >>"$WORK/debootstrap-$suite.log" 2>&1 \
+      || die "debootstrap stage 2 failed; see $WORK/debootstrap-$suite.log"
+    touch "$RFS/.bnn-rootfs-ok"
+  fi
+  cp /etc/resolv.conf "$RFS/etc/resolv.conf"
+  cp /etc/ssl/certs/ca-certificates.crt "$RFS/etc/ssl/host-ca.crt"
 
-log "running under qemu-aarch64"
-chroot "$RFS" /usr/bin/env -i PATH=/opt/venv/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 PIP_CERT=/etc/ssl/host-ca.crt /bin/sh -ec '
-  cd /work/bnn
-  uname -m
-  pip install -q --no-deps --disable-pip-version-check .   # as the README says for a Pi
-  python -m runtime.kernels check
-  python tests/aarch64/check_golden.py /work/golden
-  python -m pytest -q -p no:cacheprovider tests/runtime
-  python -m runtime.infer --output /tmp/demo-out
-'
-log "OK"
+  REQ_HASH=$(cat "$ROOT/requirements-runtime.txt" "$ROOT/tests/aarch64/requirements.txt" | sha256sum | cut -c1-16)
+  if [ ! -f "$RFS/opt/venv/.ok-$REQ_HASH" ]; then
+    log "venv with requirements-runtime.txt in the rootfs (cached)"
+    rm -rf "$RFS/opt/venv"
+    cp "$ROOT/requirements-runtime.txt" "$RFS/tmp/requirements-runtime.txt"
+    cp "$ROOT/tests/aarch64/requirements.txt" "$RFS/tmp/requirements-test.txt"
+    chroot "$RFS" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root python3 -m venv /opt/venv
+    chroot "$RFS" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root PIP_CERT=/etc/ssl/host-ca.crt \
+      PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/venv/bin/pip install -q --no-cache-dir \
+      -r /tmp/requirements-runtime.txt -r /tmp/requirements-test.txt || die "pip install in the rootfs failed"
+    touch "$RFS/opt/venv/.ok-$REQ_HASH"
+  fi
+
+  log "copying the working tree into the rootfs"
+  rm -rf "$RFS/work"
+  mkdir -p "$RFS/work/bnn"
+  (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$RFS/work/bnn"
+  cp -r "$WORK/golden" "$RFS/work/golden"
+
+  log "running under qemu-aarch64"
+  chroot "$RFS" /usr/bin/env -i PATH=/opt/venv/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 PIP_CERT=/etc/ssl/host-ca.crt /bin/sh -ec '
+    cd /work/bnn
+    uname -m
+    pip install -q --no-deps --disable-pip-version-check .   # as the README says for a Pi
+    python -m runtime.kernels check
+    python tests/aarch64/check_golden.py /work/golden
+    python -m pytest -q -p no:cacheprovider tests/runtime
+    python -m runtime.infer --output /tmp/demo-out
+  '
+  log "$suite OK in $((SECONDS - t0)) s"
+}
+
+for suite in $SUITES; do
+  suite_run "$suite"
+done
+log "OK ($SUITES)"
