@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import io
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -204,7 +205,7 @@ def write_golden(out: Path, seeds: range = range(16)) -> None:
         x = parity_crops(ModelSpec.load(sidecar_path(path)), None)[:1]
         outs = lce_outputs(model, x)
         np.savez(out / f"shipped-{path.stem}.npz", model=np.frombuffer(model, np.uint8), input=x,
-                 **{f"output{i}": o for i, o in enumerate(outs)})
+                 machine=np.array(platform.machine()), **{f"output{i}": o for i, o in enumerate(outs)})
         n += 1
     print(f"wrote {n} golden cases to {out}")
 

@@ -163,7 +163,11 @@ def registerer():
 
 def interpreter(model_content: bytes, num_threads: int = 1):
     """A ``tflite_runtime`` interpreter that runs LCE ops with these kernels (tensors allocated)."""
-    from tflite_runtime.interpreter import InterpreterWithCustomOps
+    try:
+        from tflite_runtime.interpreter import InterpreterWithCustomOps
+    except ImportError as e:
+        raise KernelError(f"tflite-runtime is not installed ({e}); pip install tflite-runtime==2.14.0 "
+                          "(CPython <= 3.11; elsewhere the TFLite C API: pip install litert-lm-api==0.18.1)") from None
 
     it = InterpreterWithCustomOps(custom_op_registerers=[registerer()], model_content=model_content,
                                   num_threads=int(num_threads))

@@ -9,10 +9,12 @@
 #   3. a venv there with requirements-runtime.txt, cached by the requirements' hash;
 #   4. golden outputs of LCE's interpreter, made on this (x86_64) host: random models covering
 #      every op option, and the shipped models;
-#   5. inside the rootfs: the kernels compile with its gcc (NEON), pass their self-test, match the
-#      golden outputs (bit for bit: random models; within the conversion's parity bound: shipped
-#      models, whose TFLite float ops round differently on arm64) with every inner kernel and 1/2
-#      threads, the project installs as the README says for a Pi, and tests/runtime pass.
+#   5. the first 60 validation images per task and the shipped models' accuracy on them, here
+#      (tests/aarch64/accuracy.py; skipped without ../shared/data);
+#   6. inside the rootfs: the kernels compile with its gcc (NEON), pass their self-test, match the
+#      golden outputs bit for bit (random models, every inner kernel, 1/2 threads, each
+#      interpreter), the shipped models keep their accuracy within 0.2 points, the project installs
+#      as the README says for a Pi, tests/runtime pass and the main job runs.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 WORK="${BNN_AARCH64_DIR:-$ROOT/build/aarch64}"
@@ -38,6 +40,14 @@ log "golden outputs from LCE's interpreter on this host"
 mkdir -p "$WORK"
 rm -rf "$WORK/golden"
 "$PY" -m convert.kernel_cases --golden "$WORK/golden" >"$WORK/golden.log" 2>&1 || { tail -20 "$WORK/golden.log"; die "golden generation failed"; }
+log "validation images and the shipped models' accuracy on this host"
+"$PY" tests/aarch64/accuracy.py make "$WORK/accuracy" --limit 60 2>&1 | grep -v '^INFO' || die "accuracy reference failed"
+
+# sysfs inside the rootfs: liblitert-lm.so's tcmalloc reads the CPU count there and aborts without
+# it (a Pi has it). /proc stays unmounted: the host's /proc/cpuinfo describes the x86 CPU, and
+# XNNPACK's cpuinfo crashes on it under qemu, while it runs without one.
+unmount_sys() { for s in $SUITES; do if mountpoint -q "$WORK/$s/sys"; then umount "$WORK/$s/sys"; fi; done; }
+trap unmount_sys EXIT
 
 suite_run() {  # $1: suite
   local suite=$1 RFS="$WORK/$1" t0=$SECONDS
@@ -73,7 +83,10 @@ suite_run() {  # $1: suite
   mkdir -p "$RFS/work/bnn"
   (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$RFS/work/bnn"
   cp -r "$WORK/golden" "$RFS/work/golden"
+  [ -d "$WORK/accuracy" ] && cp -r "$WORK/accuracy" "$RFS/work/accuracy" || mkdir -p "$RFS/work/accuracy"
 
+  mountpoint -q "$RFS/sys" || mount -t sysfs -o ro sysfs "$RFS/sys"
+  if mountpoint -q "$RFS/proc"; then umount "$RFS/proc"; fi
   log "running under qemu-aarch64"
   chroot "$RFS" /usr/bin/env -i PATH=/opt/venv/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 PIP_CERT=/etc/ssl/host-ca.crt /bin/sh -ec '
     cd /work/bnn
@@ -81,6 +94,7 @@ suite_run() {  # $1: suite
     pip install -q --no-deps --disable-pip-version-check .   # as the README says for a Pi
     python -m runtime.kernels check
     python tests/aarch64/check_golden.py /work/golden
+    python tests/aarch64/accuracy.py check /work/accuracy
     python -m pytest -q -p no:cacheprovider tests/runtime
     python -m runtime.infer --output /tmp/demo-out
   '
