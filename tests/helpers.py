@@ -49,7 +49,7 @@ from runtime.kernels.capi import CAPIModel
 via = sys.argv[2] if len(sys.argv) > 2 else "tflite"
 res = {"error": 0, "ran": 0}
 for p in sorted(Path(sys.argv[1]).glob("*.tflite")):
-    try:
+    try:  # the interpreter's own view of the input, so that it is the one to refuse a bad model
         if via == "litert":
             m = CAPIModel(p.read_bytes(), 2)
             m.run(np.zeros(*m.inputs[0]))

@@ -178,12 +178,14 @@ def interpreter(model_content: bytes, num_threads: int = 1):
 _CHECKED: set[str] = set()
 
 
-def _selftest_outputs(model: bytes, x: np.ndarray, via: str) -> list[np.ndarray]:
+def run(model: bytes, x: np.ndarray, threads: int = 1, via: str = "tflite") -> list[np.ndarray]:
+    """Run a .tflite model once with these kernels registered in ``via`` (``"tflite"``:
+    tflite-runtime, ``"litert"``: the TFLite C API): input 0 <- ``x``, returns every output."""
     if via == "litert":
         from runtime.kernels import capi
 
-        return capi.CAPIModel(model, 1).run(x)
-    it = interpreter(model, 1)
+        return capi.CAPIModel(model, threads).run(x)
+    it = interpreter(model, threads)
     it.set_tensor(it.get_input_details()[0]["index"], x)
     it.invoke()
     return [it.get_tensor(d["index"]) for d in it.get_output_details()]
@@ -199,7 +201,7 @@ def self_test(via: str = "tflite") -> None:
     model = (SELFTEST / "selftest.tflite").read_bytes()
     expected = np.load(SELFTEST / "selftest.npz")
     try:
-        outs = _selftest_outputs(model, expected["input"], via)
+        outs = run(model, expected["input"], 1, via)
     except (RuntimeError, ValueError) as e:
         raise KernelError(f"the binary kernels failed their self-test on {via} ({e}); this interpreter's "
                           f"C ABI may differ from the one they were written for: {fix}") from None

@@ -23,17 +23,6 @@ from runtime import kernels  # noqa: E402
 from runtime.backends import kernels_available  # noqa: E402
 
 
-def run(model: bytes, x: np.ndarray, threads: int, via: str) -> list[np.ndarray]:
-    if via == "litert":
-        from runtime.kernels.capi import CAPIModel
-
-        return CAPIModel(model, threads).run(x)
-    it = kernels.interpreter(model, threads)
-    it.set_tensor(it.get_input_details()[0]["index"], x)
-    it.invoke()
-    return [it.get_tensor(d["index"]) for d in it.get_output_details()]
-
-
 def model_parity(got: np.ndarray, want: np.ndarray, stride: float) -> bool:
     """The conversion's binary parity bound; landmark distances in input pixels."""
     from runtime import codec
@@ -69,7 +58,7 @@ def main(folder: str) -> int:
         for isa in isas:
             os.environ["BNN_ISA"] = isa
             for threads in (1, 2):
-                got = run(model, x, threads, via)
+                got = kernels.run(model, x, threads, via)
                 for i, out in enumerate(got):
                     want = g[f"output{i}"]
                     ok = out.shape == want.shape and np.array_equal(out, want)

@@ -55,17 +55,6 @@ def isa_env(monkeypatch):
     return use
 
 
-def _run(model: bytes, x: np.ndarray, threads: int, via: str) -> list[np.ndarray]:
-    if via == "litert":
-        from runtime.kernels.capi import CAPIModel
-
-        return CAPIModel(model, threads).run(x)
-    it = kernels.interpreter(model, threads)
-    it.set_tensor(it.get_input_details()[0]["index"], x)
-    it.invoke()
-    return [it.get_tensor(d["index"]) for d in it.get_output_details()]
-
-
 @functools.cache
 def _case(seed: int, int8: bool):
     pytest.importorskip("larq_compute_engine")
@@ -83,7 +72,7 @@ def test_random_models_match_lce(seed, int8, isa_env, via):
     for isa in _isas():
         isa_env(isa)
         for threads in (1, 3):
-            got = _run(case.model, case.inputs, threads, via)
+            got = kernels.run(case.model, case.inputs, threads, via)
             assert len(got) == len(want)
             for g, w in zip(got, want):
                 assert g.dtype == w.dtype and g.shape == w.shape
@@ -147,7 +136,7 @@ def test_shipped_models_match_lce(path, isa_env, via):
         isa_env(isa)
         for threads in (1, 2):
             for xi, w in zip(x, want):
-                np.testing.assert_array_equal(_run(model, xi[None], threads, via)[0], w)
+                np.testing.assert_array_equal(kernels.run(model, xi[None], threads, via)[0], w)
 
 
 def test_hostile_models_get_errors_not_crashes(tmp_path, via):
