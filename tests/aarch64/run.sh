@@ -95,7 +95,7 @@ suite_run() {  # $1: suite
     python -m runtime.kernels check
     python tests/aarch64/check_golden.py /work/golden
     python tests/aarch64/accuracy.py check /work/accuracy
-    python -m pytest -q -p no:cacheprovider tests/runtime
+    python -m pytest -q -p no:cacheprovider -m "not slow" tests/runtime   # the slow cases (sanitizers, a venv install) take hours under qemu
     python -m runtime.infer --output /tmp/demo-out
   '
   log "$suite OK in $((SECONDS - t0)) s"
