@@ -202,6 +202,8 @@ def self_test(via: str = "tflite") -> None:
     expected = np.load(SELFTEST / "selftest.npz")
     try:
         outs = run(model, expected["input"], 1, via)
+    except KernelError:  # the interpreter is missing or cannot load: its own message names the fix
+        raise
     except (RuntimeError, ValueError) as e:
         raise KernelError(f"the binary kernels failed their self-test on {via} ({e}); this interpreter's "
                           f"C ABI may differ from the one they were written for: {fix}") from None
