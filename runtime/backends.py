@@ -166,13 +166,14 @@ class LiteRTBackend(Backend):
         from runtime import kernels
         from runtime.kernels import capi
 
+        binary = bool(binary_ops(model))
         try:
-            if binary_ops(model):
+            if binary:
                 kernels.self_test("litert")
             self._m = capi.CAPIModel(model, int(threads))
         except (kernels.KernelError, OSError) as e:
             raise BackendError(f"the TFLite C API backend cannot run this model: {e}") from None
-        self.kernels = kernels.isa() if binary_ops(model) else None
+        self.kernels = kernels.isa() if binary else None
         (self._shape, dtype) = self._m.inputs[0]
         if dtype != np.float32 or self._m.outputs[0][1] != np.float32:
             raise BackendError("the litert backend runs models with float32 input and output; use --backend tflite")
