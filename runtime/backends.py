@@ -19,7 +19,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from runtime.packages import importable
+from runtime.packages import LITERT_LM_API, TFLITE_RUNTIME, importable
 from runtime.tflite_model import ModelInfo
 
 LCE_OPS = {"LceQuantize", "LceDequantize", "LceBconv2d", "LceBMaxPool2d"}
@@ -38,8 +38,8 @@ class BackendKind(StrEnum):
 BACKENDS = tuple(k.value for k in BackendKind)
 INSTALL_HINTS = {
     "lce": "pip install larq-compute-engine==0.16.0 (x86_64 Linux, macOS)",
-    "tflite": "pip install tflite-runtime==2.14.0 (CPython 3.8-3.11)",
-    "litert": "pip install litert-lm-api==0.18.1 (Python >= 3.10)",
+    "tflite": f"pip install {TFLITE_RUNTIME} (CPython 3.8-3.11)",
+    "litert": f"pip install {LITERT_LM_API} (Python >= 3.10)",
     "onnxruntime": "pip install onnxruntime",
 }
 

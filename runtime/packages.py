@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+#: The TFLite interpreters the runtime supports, as pip requirements (requirements-runtime.txt pins the same).
+TFLITE_RUNTIME = "tflite-runtime==2.14.0"  # CPython 3.8-3.11
+LITERT_LM_API = "litert-lm-api==0.18.1"  # its TFLite C API; Python >= 3.10
+
 
 def importable(module: str) -> bool:
     """Whether ``module`` can be imported here, without importing it."""

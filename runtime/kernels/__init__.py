@@ -30,6 +30,7 @@ from runtime.kernels.compile import (  # noqa: F401 - re-exported: the build hal
     build,
     library_name,
 )
+from runtime.packages import LITERT_LM_API, TFLITE_RUNTIME
 
 SELFTEST = Path(__file__).resolve().parent / "selftest"
 ADD_CUSTOM = "_ZN6tflite17MutableOpResolver9AddCustomEPKcPK18TfLiteRegistrationi"
@@ -59,8 +60,6 @@ def load(path: str | Path | None = None) -> ctypes.CDLL:
     lib.bnn_profile_text.argtypes = [ctypes.c_char_p, ctypes.c_int]
     lib.bnn_profile_text.restype = ctypes.c_int
     lib.bnn_profile_enable.argtypes = [ctypes.c_int]
-    lib.bnn_registration.argtypes = [ctypes.c_char_p]
-    lib.bnn_registration.restype = ctypes.c_void_p
     lib.bnn_check_options.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
                                       ctypes.POINTER(ctypes.c_char_p)]
     lib.bnn_check_options.restype = ctypes.c_int
@@ -145,7 +144,7 @@ def _add_custom_address() -> int:
         fn = getattr(ctypes.CDLL(so), ADD_CUSTOM)
     except AttributeError:
         raise KernelError(f"{so} does not export MutableOpResolver::AddCustom (ai-edge-litert hides it); "
-                          "use tflite-runtime==2.14.0") from None
+                          f"use {TFLITE_RUNTIME}") from None
     return ctypes.cast(fn, ctypes.c_void_p).value
 
 
@@ -166,8 +165,8 @@ def interpreter(model_content: bytes, num_threads: int = 1):
     try:
         from tflite_runtime.interpreter import InterpreterWithCustomOps
     except ImportError as e:
-        raise KernelError(f"tflite-runtime is not installed ({e}); pip install tflite-runtime==2.14.0 "
-                          "(CPython <= 3.11; elsewhere the TFLite C API: pip install litert-lm-api==0.18.1)") from None
+        raise KernelError(f"tflite-runtime is not installed ({e}); pip install {TFLITE_RUNTIME} "
+                          f"(CPython <= 3.11; elsewhere the TFLite C API: pip install {LITERT_LM_API})") from None
 
     it = InterpreterWithCustomOps(custom_op_registerers=[registerer()], model_content=model_content,
                                   num_threads=int(num_threads))
@@ -197,7 +196,7 @@ def self_test(via: str = "tflite") -> None:
     and compare with LCE's outputs stored next to it; raise :class:`KernelError` on any difference."""
     if via in _CHECKED:
         return
-    fix = ("pip install tflite-runtime==2.14.0" if via == "tflite" else "pip install litert-lm-api==0.18.1")
+    fix = f"pip install {TFLITE_RUNTIME if via == 'tflite' else LITERT_LM_API}"
     model = (SELFTEST / "selftest.tflite").read_bytes()
     expected = np.load(SELFTEST / "selftest.npz")
     try:

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from runtime.kernels import KernelError, load
+from runtime.packages import LITERT_LM_API
 
-LITERT_PIN = "litert-lm-api==0.18.1"
-INSTALL_HINT = f"pip install {LITERT_PIN}"
+INSTALL_HINT = f"pip install {LITERT_LM_API}"
 _TYPES = {1: np.float32, 2: np.int32, 3: np.uint8, 4: np.int64, 9: np.int8}  # TfLiteType -> dtype
 
 

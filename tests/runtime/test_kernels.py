@@ -31,11 +31,6 @@ def via(request):
     return request.param
 
 
-@pytest.fixture
-def tflite():
-    ok, why = kernels_available("tflite")
-    if not ok:
-        pytest.skip(why)
 
 
 def _isas() -> list[str]:

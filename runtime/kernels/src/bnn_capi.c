@@ -114,15 +114,9 @@ static TfLiteInterpreterOptions* options_for(bnn_model* m, int threads, int xnnp
   if (!opt) return 0;
   api.TfLiteInterpreterOptionsSetNumThreads(opt, threads < 1 ? 1 : threads);
   api.TfLiteInterpreterOptionsSetErrorReporter(opt, reporter, m);
-  const char* names = bnn_op_names();
-  char name[32];
-  for (const char* s = names; *s;) { /* every LCE op the kernels implement */
-    size_t n = 0;
-    while (s[n] && s[n] != ',' && n + 1 < sizeof(name)) name[n] = s[n], ++n;
-    name[n] = 0;
-    api.TfLiteInterpreterOptionsAddCustomOp(opt, name, bnn_registration(name), 1, 1);
-    s += n + (s[n] == ',');
-  }
+  const TfLiteRegistration* reg;
+  for (int i = 0; (reg = bnn_registration_at(i)); ++i) /* every LCE op the kernels implement */
+    api.TfLiteInterpreterOptionsAddCustomOp(opt, reg->custom_name, reg, 1, 1);
   if (xnnpack) { /* as tflite-runtime's interpreter does by default: the same float arithmetic */
     bnn_xnnpack_options xo = api.TfLiteXNNPackDelegateOptionsDefault();
     xo.num_threads = threads < 1 ? 1 : threads;

@@ -63,9 +63,8 @@ typedef struct {
   X(size_t, TfLiteTensorByteSize, (const TfLiteTensor* tensor))                                               \
   X(void*, TfLiteTensorData, (const TfLiteTensor* tensor))
 
-/* From the kernels (bnn_tflite.c): the registration of one LCE op by name, the names, comma-separated. */
-const TfLiteRegistration* bnn_registration(const char* name);
-const char* bnn_op_names(void);
+/* From the kernels (bnn_tflite.c): registration i of the LCE ops (NULL past the last). */
+const TfLiteRegistration* bnn_registration_at(int i);
 const char* bnn_version(void);
 int bnn_isa(void);
 const char* bnn_isa_name(int isa);

@@ -605,17 +605,12 @@ static void init_regs(void) {
   regs_ready = 1;
 }
 
-/* The registration of one op by its custom name, or NULL. */
-BNN_API const TfLiteRegistration* bnn_registration(const char* name) {
+/* Registration i (0, 1, ...) of every op, NULL past the last; each carries its custom_name. */
+BNN_API const TfLiteRegistration* bnn_registration_at(int i) {
   init_regs();
-  if (!strcmp(name, "LceQuantize")) return &reg_quantize;
-  if (!strcmp(name, "LceDequantize")) return &reg_dequantize;
-  if (!strcmp(name, "LceBconv2d")) return &reg_bconv;
-  if (!strcmp(name, "LceBMaxPool2d")) return &reg_bmaxpool;
-  return 0;
+  const TfLiteRegistration* const all[] = {&reg_quantize, &reg_dequantize, &reg_bconv, &reg_bmaxpool};
+  return i >= 0 && i < (int)(sizeof(all) / sizeof(all[0])) ? all[i] : 0;
 }
-
-BNN_API const char* bnn_op_names(void) { return "LceQuantize,LceDequantize,LceBconv2d,LceBMaxPool2d"; }
 
 /* Register all ops with a tflite::MutableOpResolver, given its address and the address of
  * `tflite::MutableOpResolver::AddCustom(const char*, const TfLiteRegistration*, int)`. */
@@ -625,10 +620,8 @@ BNN_API int bnn_register(void* resolver, void* add_custom) {
   if (!resolver || !add_custom) return -1;
   init_regs();
   add_custom_fn fn = (add_custom_fn)add_custom;
-  fn(resolver, "LceQuantize", &reg_quantize, 1);
-  fn(resolver, "LceDequantize", &reg_dequantize, 1);
-  fn(resolver, "LceBconv2d", &reg_bconv, 1);
-  fn(resolver, "LceBMaxPool2d", &reg_bmaxpool, 1);
+  const TfLiteRegistration* reg;
+  for (int i = 0; (reg = bnn_registration_at(i)); ++i) fn(resolver, reg->custom_name, reg, 1);
   return 0;
 }
 
