@@ -89,7 +89,7 @@ native() {
       -shared -nostdlib -fuse-ld=lld -Wl,-z,defs -Wl,--hash-style=both -Wl,-z,max-page-size=16384 \
       -Wl,-soname,libbnnjni.so -Wl,-rpath,'$ORIGIN' -Wl,--build-id=sha1 \
       -o "$dir/libbnnjni.so.tmp" $APP/jni/bnn_jni.c $APP/jni/shim.c \
-      $K/bnn_core.c $K/bnn_x86.c $K/bnn_neon.c $K/bnn_tflite.c $K/bnn_capi.c $K/flexbuf.c -L"$dir" -llitert-lm
+      $K/bnn_core.c $K/bnn_x86.c $K/bnn_neon.c $K/bnn_tflite.c $K/bnn_delegate.c $K/bnn_capi.c $K/flexbuf.c -L"$dir" -llitert-lm
     mv "$dir/libbnnjni.so.tmp" "$dir/libbnnjni.so"
     check_imports "$dir"
   done

@@ -143,10 +143,14 @@ def run(args) -> dict:
     reps, warm = (args.reps or (10 if args.quick else 60)), (2 if args.quick else 8)
     threads = [int(t) for t in args.threads.split(",")]
     configs = []
+    isa = kernels.isa() if ok else None
     for th in threads:
         if ok:
-            configs.append(("binary", ["--model", str(binary), "--backend", "tflite", "--threads", str(th),
-                                       "--profile"]))
+            base = ["--model", str(binary), "--backend", "tflite", "--threads", str(th)]
+            configs.append(("binary", base + ["--profile"]))
+            if isa.startswith("avx512"):  # the path of AVX2-only CPUs, measured here too
+                configs.append(("binary", base + ["--profile", "--isa", "avx2"]))
+            configs.append(("binary", base + ["--no-fuse"]))
         if importable("larq_compute_engine"):
             for k in ("indirect", "default"):
                 configs.append(("binary", ["--model", str(binary), "--backend", "lce", "--lce-kernel", k,
@@ -169,6 +173,8 @@ def run(args) -> dict:
               + (f"median {r['median_ms']:.2f} ms" if "median_ms" in r else f"error: {r['error']}"), flush=True)
     peaks = {"binary_macs_per_s": kernels.peak("binary") if ok else 0.0,
              "float_macs_per_s": kernels.peak("float") if ok else 0.0}
+    if ok and isa.startswith("avx512"):
+        peaks["binary_macs_per_s_avx2"] = kernels.peak("binary", isa="avx2")
     bmacs = 0
     prof = next((r.get("bconv") for r in rows if r.get("bconv")), None)
     if prof:
@@ -178,10 +184,11 @@ def run(args) -> dict:
         if "median_ms" not in r:
             continue
         secs = r["median_ms"] / 1e3
-        if r["kind"] == "binary" and bmacs and peaks["binary_macs_per_s"]:
+        peak = _binary_peak(peaks, r)
+        if r["kind"] == "binary" and bmacs and peak:
             r["binary_macs"] = bmacs
             r["whole_model_bmac_per_s"] = bmacs / secs
-            r["fraction_of_peak"] = bmacs / secs / (peaks["binary_macs_per_s"] * r["threads"])
+            r["fraction_of_peak"] = bmacs / secs / (peak * r["threads"])
         if r["kind"] == "float" and float_tfl and peaks["float_macs_per_s"]:
             m = fmacs[str(float_tfl)]
             r["float_macs"] = m
@@ -229,10 +236,18 @@ def run(args) -> dict:
             "command": "make bench" + (" QUICK=1" if args.quick else "")}
 
 
+def _binary_peak(peaks: dict, r: dict) -> float:
+    """The popcount peak of the inner kernel a row ran (LCE rows: the best one's)."""
+    if r.get("kernels") == "avx2" and "binary_macs_per_s_avx2" in peaks:
+        return peaks["binary_macs_per_s_avx2"]
+    return peaks.get("binary_macs_per_s", 0.0)
+
+
 def _row_name(r: dict) -> str:
     b = r.get("backend", "?")
     if b == "tflite" and r["kind"] == "binary":
-        return f"binary, project kernels ({r.get('kernels', '?')}) on tflite-runtime"
+        return (f"binary, project kernels ({r.get('kernels', '?')}{'' if r.get('fuse', True) else ', fusion off'}) "
+                "on tflite-runtime")
     if b.startswith("lce"):
         return f"binary, LCE interpreter ({b.split('-', 1)[1]} kernel)"
     if b == "tflite":
@@ -244,20 +259,36 @@ def _row_name(r: dict) -> str:
     return b
 
 
+def _faster(name: str, ours: float, other: str, theirs: float) -> str:
+    r = theirs / ours
+    return f"{name} {r:.2f}x faster than {other}" if r >= 1 else f"{name} {1 / r:.2f}x slower than {other}"
+
+
 def ratios(res: dict) -> list[str]:
-    """The README's claims: ratios measured side by side in this run."""
+    """The README's claims: ratios measured side by side in this run. The first project-kernels
+    row of a thread count (best inner kernel, fused) against every other row; the AVX2 path
+    against the float twin; each project-kernels row's speed-up from the first thread count."""
     out = []
     for th in res["threads"]:
         rows = {_row_name(r): r["median_ms"] for r in res["rows"] if r.get("threads") == th and "median_ms" in r}
-        ours = next((v for k, v in rows.items() if k.startswith("binary, project")), None)
-        if ours is None:
+        ours = [k for k in rows if k.startswith("binary, project")]
+        if not ours:
             continue
         for k, v in rows.items():
-            if k.startswith("binary, project"):
-                continue
-            r = v / ours
-            out.append(f"{th} thread(s): project kernels are {r:.2f}x faster than {k}" if r >= 1 else
-                       f"{th} thread(s): project kernels are {1 / r:.2f}x slower than {k}")
+            if k != ours[0]:
+                out.append(f"{th} thread(s): " + _faster("project kernels are", rows[ours[0]], k, v))
+        for k in ours[1:]:
+            if "fusion off" not in k:
+                for twin in (n for n in rows if n.startswith("float twin")):
+                    out.append(f"{th} thread(s): " + _faster(k.split(" on ")[0], rows[k], twin, rows[twin]))
+    if len(res["threads"]) > 1:
+        first = {_row_name(r): r["median_ms"] for r in res["rows"] if r.get("threads") == res["threads"][0]
+                 and "median_ms" in r and r.get("kernels")}
+        for r in res["rows"]:
+            k = _row_name(r)
+            if r.get("kernels") and r.get("threads") != res["threads"][0] and k in first and "median_ms" in r:
+                out.append(f"{k.split(' on ')[0]}: {r['threads']} threads are {first[k] / r['median_ms']:.2f}x "
+                           f"the speed of {res['threads'][0]}")
     return out
 
 
@@ -287,7 +318,9 @@ def markdown(res: dict) -> str:
     p = res["peaks"]
     lines += ["", "Live fps: the whole video pipeline (default face detector, tracking, filter on) on a synthetic "
               "drifting clip, first thread count only."]
-    lines += ["", f"Measured single-thread peaks: {p['binary_macs_per_s'] / 1e9:.0f} G binary MAC/s "
+    avx2 = (f" ({p['binary_macs_per_s_avx2'] / 1e9:.0f} G with the AVX2 kernel's nibble-table popcount)"
+            if "binary_macs_per_s_avx2" in p else "")
+    lines += ["", f"Measured single-thread peaks: {p['binary_macs_per_s'] / 1e9:.0f} G binary MAC/s{avx2} "
               f"(xor+popcount+add on registers), {p['float_macs_per_s'] / 1e9:.1f} G float MAC/s (FMA). "
               "Fraction of peak = the model's MACs / median latency / (peak x threads): whole model, "
               "float and memory-bound ops included.", ""]
@@ -297,25 +330,8 @@ def markdown(res: dict) -> str:
             if a:
                 lines.append(f"| {k} | {100 * a['nme_io']:.2f} % | {a['auc_0.08']:.3f} | {a['samples']} |")
         lines.append("")
-    prof = next((r.get("bconv") for r in res["rows"] if r.get("bconv") and r.get("threads") == 1), None)
-    if prof and p["binary_macs_per_s"]:
-        lines += ["Binary convolutions of the project kernels (1 thread), grouped by shape:", "",
-                  "| input HxW | Cin | Cout | kernel | layers | us per layer | fraction of peak |",
-                  "|---:|---:|---:|---:|---:|---:|---:|"]
-        groups: dict = {}
-        for q in prof:
-            key = (q["in_h"], q["in_w"], q["channels_in"], q["out_c"], q["k_h"])
-            g = groups.setdefault(key, [0, 0.0, 0])
-            g[0] += 1
-            g[1] += q["seconds"]
-            g[2] += q["bmacs"]
-        for (h, w, ci, co, k), (n, s, m) in sorted(groups.items(), key=lambda kv: -kv[1][1]):
-            frac = f"{100 * m / s / p['binary_macs_per_s']:.1f} %" if s > 0 else "n/a"
-            lines.append(f"| {h}x{w} | {ci} | {co} | {k}x{k} | {n} | {1e6 * s / n:.1f} | {frac} |")
-        tot_s = sum(q["seconds"] for q in prof)
-        tot_m = sum(q["bmacs"] for q in prof)
-        frac = f"{100 * tot_m / tot_s / p['binary_macs_per_s']:.1f} %" if tot_s > 0 else "n/a"
-        lines += [f"| all | | | | {len(prof)} | {1e6 * tot_s:.0f} (total) | {frac} |", ""]
+    for row in (r for r in res["rows"] if r.get("bconv") and r.get("threads") == res["threads"][0]):
+        lines += _layer_table(row, _binary_peak(p, row))
     if res.get("live"):
         from bench import live
 
@@ -327,6 +343,40 @@ def markdown(res: dict) -> str:
         lines += ["Notes:", ""] + [f"- {n}" for n in res["notes"]] + [""]
     return "\n".join(lines)
 
+
+def _layer_table(row: dict, peak: float) -> list[str]:
+    """Where one project-kernels row's time goes: its binary convolutions grouped by shape (each
+    with the fused epilogue that computes its readers' work), the fusing delegate's other passes,
+    and the rest (float ops on XNNPACK, the interpreter)."""
+    prof, th = row["bconv"], row["threads"]
+    lines = []
+    if prof and peak:
+        lines += [f"Binary convolutions of the project kernels ({row.get('kernels')}, {th} thread(s)), "
+                  "grouped by shape:", "",
+                  "| input HxW | Cin | Cout | kernel | layers | us per layer | fraction of peak |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
+        groups: dict = {}
+        for q in prof:
+            key = (q["in_h"], q["in_w"], q["channels_in"], q["out_c"], q["k_h"])
+            g = groups.setdefault(key, [0, 0.0, 0])
+            g[0] += 1
+            g[1] += q["seconds"]
+            g[2] += q["bmacs"]
+        for (h, w, ci, co, k), (n, s, m) in sorted(groups.items(), key=lambda kv: -kv[1][1]):
+            frac = f"{100 * m / s / peak:.1f} %" if s > 0 else "n/a"
+            lines.append(f"| {h}x{w} | {ci} | {co} | {k}x{k} | {n} | {1e6 * s / n:.1f} | {frac} |")
+        tot_s = sum(q["seconds"] for q in prof)
+        tot_m = sum(q["bmacs"] for q in prof)
+        frac = f"{100 * tot_m / tot_s / peak:.1f} %" if tot_s > 0 else "n/a"
+        lines += [f"| all | | | | {len(prof)} | {1e6 * tot_s:.0f} (total) | {frac} |", ""]
+        passes = row.get("passes") or {}
+        bconv_ms = 1e3 * tot_s
+        pass_ms = 1e3 * sum(v["seconds"] for v in passes.values())
+        counts = ", ".join(f"{v['calls']} {k}" for k, v in passes.items())
+        lines += [f"Per inference: binary convolutions {bconv_ms:.2f} ms, the delegate's own passes {pass_ms:.2f} ms "
+                  f"({counts}), the rest (float ops on XNNPACK, the interpreter) "
+                  f"{row['median_ms'] - bconv_ms - pass_ms:.2f} ms (median latency minus the profiled means).", ""]
+    return lines
 
 def scatter(res: dict, path: Path) -> None:
     import matplotlib

@@ -3,13 +3,16 @@
 ``python -m bench.worker --model M --backend B [--lce-kernel indirect|default] --threads N``
 measures per-face latency (median, p90 after warm-up) of ``backend.run`` on a (1, S, S, 3) crop,
 optionally the live pipeline's frames per second on a synthetic video (``--e2e``), the bconv
-profile of the project's kernels (``--profile``) and the process' peak RSS.
+profile of the project's kernels (``--profile``: per convolution, and the fusing delegate's other
+passes per inference) and the process' peak RSS; ``--isa`` / ``--no-fuse`` pick the kernels' inner
+kernel and turn their fusing delegate off.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -58,12 +61,19 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--e2e", type=int, default=0, help="also run the live pipeline on N synthetic frames")
     p.add_argument("--profile", action="store_true", help="per-bconv timings of the project's kernels")
+    p.add_argument("--isa", help="the project kernels' inner kernel (BNN_ISA: avx2, avx512, neon, ref)")
+    p.add_argument("--no-fuse", action="store_true", help="without the kernels' fusing delegate (BNN_FUSE=0)")
     a = p.parse_args(argv)
+    if a.isa:
+        os.environ["BNN_ISA"] = a.isa
+    if a.no_fuse:
+        os.environ["BNN_FUSE"] = "0"
 
     from runtime.backends import LCEBackend, load_backend
 
     model = Path(a.model).read_bytes()
-    res: dict = {"model": Path(a.model).name, "backend": a.backend, "threads": a.threads, "bytes": len(model)}
+    res: dict = {"model": Path(a.model).name, "backend": a.backend, "threads": a.threads, "bytes": len(model),
+                 "fuse": not a.no_fuse}
     if a.profile:
         from runtime import kernels
 
@@ -88,6 +98,8 @@ def main(argv=None) -> int:
         from runtime import kernels
 
         res["bconv"] = [{**r, "seconds": r["seconds"] / max(r["calls"], 1)} for r in kernels.profile()]
+        res["passes"] = {k: {"seconds": v["seconds"] / a.reps, "calls": v["calls"] // a.reps}
+                         for k, v in kernels.profile_passes().items()}
     if a.e2e:
         from runtime.landmarker import Landmarker, LandmarkerOptions
 

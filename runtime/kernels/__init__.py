@@ -63,6 +63,12 @@ def load(path: str | Path | None = None) -> ctypes.CDLL:
     lib.bnn_check_options.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int,
                                       ctypes.POINTER(ctypes.c_char_p)]
     lib.bnn_check_options.restype = ctypes.c_int
+    lib.bnn_delegate_create.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    lib.bnn_delegate_create.restype = ctypes.c_void_p
+    lib.bnn_delegate_delete.argtypes = [ctypes.c_void_p]
+    lib.bnn_delegate_fused.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.bnn_delegate_use_pool.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    lib.bnn_delegate_fused.restype = ctypes.c_int
     if path is None:
         _LIB = lib
     return lib
@@ -87,8 +93,9 @@ def profile_zero() -> None:
 
 
 def profile() -> list[dict]:
-    """Per-convolution timings since :func:`profile_enable`: shape, calls, seconds and binary
-    multiply-accumulates per call (``out_h * out_w * out_c * k_h * k_w * channels_in / groups``)."""
+    """Per-convolution timings since :func:`profile_enable`, of the instances that ran: shape,
+    calls, seconds and binary multiply-accumulates per call
+    (``out_h * out_w * out_c * k_h * k_w * channels_in / groups``)."""
     lib = load()
     n = lib.bnn_profile_text(None, 0)
     buf = ctypes.create_string_buffer(n + 1)
@@ -98,6 +105,8 @@ def profile() -> list[dict]:
     rows = []
     for line in buf.value.decode().splitlines():
         r = dict(zip(keys, (int(v) for v in line.split())))
+        if not r["calls"]:  # an instance that never ran (the delegate's kernels are rebuilt when
+            continue  # another delegate, XNNPACK, is applied after it)
         r["out_kind"] = ("float", "int8", "bits")[r["out_kind"]]
         r["bmacs"] = r["out_h"] * r["out_w"] * r["out_c"] * r["k_h"] * r["k_w"] * r["channels_in"] // r["groups"]
         r["seconds"] = r.pop("ns") / 1e9
@@ -105,12 +114,28 @@ def profile() -> list[dict]:
     return rows
 
 
-def peak(kind: str = "binary", seconds: float = 0.3) -> float:
-    """Measured single-thread peak of this CPU: binary MACs/s of the best kernel's
-    xor+popcount+add instructions (``kind="binary"``) or float MACs/s of its widest FMA
-    (``kind="float"``), on registers only, the best of 3 runs of about ``seconds``."""
+def profile_passes() -> dict[str, dict]:
+    """The fusing delegate's own passes since :func:`profile_zero`, per kind (``bn_sign``,
+    ``concat_add``): calls and seconds in all (the convolutions it runs are in :func:`profile`)."""
+    out = (ctypes.c_int64 * 4)()
+    load().bnn_profile_passes(out)
+    return {k: {"calls": out[2 * i + 1], "seconds": out[2 * i] / 1e9} for i, k in enumerate(("bn_sign", "concat_add"))}
+
+
+def peak(kind: str = "binary", seconds: float = 0.3, isa: str | None = None) -> float:
+    """Measured single-thread peak of this CPU: binary MACs/s of the selected inner kernel's
+    xor+popcount+add instructions (``kind="binary"``; ``isa`` as ``BNN_ISA`` picks another) or
+    float MACs/s of its widest FMA (``kind="float"``), on registers only, the best of 3 runs of
+    about ``seconds``."""
     import time
 
+    if isa is not None:
+        saved = os.environ.get("BNN_ISA")
+        os.environ["BNN_ISA"] = isa
+        try:
+            return peak(kind, seconds)
+        finally:
+            os.environ.pop("BNN_ISA") if saved is None else os.environ.__setitem__("BNN_ISA", saved)
     lib = load()
     fn = lib.bnn_peak_bmacs if kind == "binary" else lib.bnn_peak_fmacs
     fn.argtypes = [ctypes.c_long]
@@ -131,7 +156,8 @@ def peak(kind: str = "binary", seconds: float = 0.3) -> float:
     return best
 
 
-def _add_custom_address() -> int:
+def _tflite_library() -> ctypes.CDLL:
+    """tflite-runtime's interpreter library (already loaded by its Python module)."""
     try:
         import tflite_runtime.interpreter as tfl
     except ImportError as e:
@@ -140,10 +166,15 @@ def _add_custom_address() -> int:
     so = getattr(wrapper, "__file__", None)
     if not so:
         raise KernelError("cannot locate tflite-runtime's interpreter library; " + INSTALL_HINT)
+    return ctypes.CDLL(so)
+
+
+def _add_custom_address() -> int:
+    so = _tflite_library()
     try:
-        fn = getattr(ctypes.CDLL(so), ADD_CUSTOM)
+        fn = getattr(so, ADD_CUSTOM)
     except AttributeError:
-        raise KernelError(f"{so} does not export MutableOpResolver::AddCustom (ai-edge-litert hides it); "
+        raise KernelError(f"{so._name} does not export MutableOpResolver::AddCustom (ai-edge-litert hides it); "
                           f"use {TFLITE_RUNTIME}") from None
     return ctypes.cast(fn, ctypes.c_void_p).value
 
@@ -160,16 +191,94 @@ def registerer():
     return register
 
 
+class FusingDelegate:
+    """The kernels' delegate for one interpreter of ``model`` (``src/bnn_delegate.c``): the float
+    tail between binary convolutions in fewer passes, with the same numbers. A binary
+    convolution's output epilogue computes the next batch norm + sign (MUL -> ADD -> LceQuantize)
+    and writes into its slice of the block output (CONCATENATION -> residual ADD); what is left of
+    those patterns runs as one pass each. tflite-runtime takes it in ``experimental_delegates``;
+    ``BNN_FUSE=0`` turns it off."""
+
+    KINDS = {"bn_sign": 0, "concat_add": 1, "bconv": 2, "bconv_sign": 3}
+
+    def __init__(self, model: bytes):
+        self._lib = load()
+        self._ptr = self._lib.bnn_delegate_create(model, len(model))
+        if not self._ptr:
+            raise KernelError("out of memory creating the kernels' delegate")
+
+    def _get_native_delegate_pointer(self) -> int:  # what tflite-runtime's Interpreter reads
+        return self._ptr
+
+    def use_pool(self, xnnpack: XNNPackDelegate) -> None:
+        """Run the delegate's work on ``xnnpack``'s worker threads (before the interpreter is built)."""
+        self._lib.bnn_delegate_use_pool(self._ptr, xnnpack.pool, xnnpack.parallelize)
+
+    def fused(self) -> dict[str, int]:
+        """How many units of each kind the delegate runs in its interpreter: ``bn_sign`` and
+        ``concat_add`` passes, ``bconv`` convolutions, ``bconv_sign`` of them with a folded sign."""
+        return {k: self._lib.bnn_delegate_fused(self._ptr, v) for k, v in self.KINDS.items()}
+
+    def __del__(self):  # tflite-runtime drops its interpreter before its delegates
+        if getattr(self, "_ptr", None):
+            self._lib.bnn_delegate_delete(self._ptr)
+            self._ptr = None
+
+
+class _XNNPackOptions(ctypes.Structure):
+    # only num_threads is set; the buffer is larger than any release's options struct
+    _fields_ = [("num_threads", ctypes.c_int32), ("rest", ctypes.c_ubyte * 1020)]
+
+
+class XNNPackDelegate:
+    """tflite-runtime's XNNPACK delegate with ``threads`` threads (default options, as the
+    interpreter's own default delegate), made here so that the fusing delegate can share its
+    thread pool: one set of workers for the float and the binary ops."""
+
+    def __init__(self, threads: int):
+        so = _tflite_library()
+        so.TfLiteXNNPackDelegateOptionsDefault.restype = _XNNPackOptions
+        so.TfLiteXNNPackDelegateCreate.argtypes = [ctypes.POINTER(_XNNPackOptions)]
+        so.TfLiteXNNPackDelegateCreate.restype = ctypes.c_void_p
+        so.TfLiteXNNPackDelegateGetThreadPool.argtypes = [ctypes.c_void_p]
+        so.TfLiteXNNPackDelegateGetThreadPool.restype = ctypes.c_void_p
+        so.TfLiteXNNPackDelegateDelete.argtypes = [ctypes.c_void_p]
+        options = so.TfLiteXNNPackDelegateOptionsDefault()
+        options.num_threads = max(1, int(threads))
+        self._so = so
+        self._ptr = so.TfLiteXNNPackDelegateCreate(ctypes.byref(options))
+        if not self._ptr:
+            raise KernelError("tflite-runtime could not create its XNNPACK delegate")
+        self.pool = so.TfLiteXNNPackDelegateGetThreadPool(self._ptr)  # None with 1 thread
+        self.parallelize = ctypes.cast(so.pthreadpool_parallelize_1d, ctypes.c_void_p).value
+
+    def _get_native_delegate_pointer(self) -> int:
+        return self._ptr
+
+    def __del__(self):
+        if getattr(self, "_ptr", None):
+            self._so.TfLiteXNNPackDelegateDelete(self._ptr)
+            self._ptr = None
+
+
 def interpreter(model_content: bytes, num_threads: int = 1):
-    """A ``tflite_runtime`` interpreter that runs LCE ops with these kernels (tensors allocated)."""
+    """A ``tflite_runtime`` interpreter that runs LCE ops with these kernels and their fusing
+    delegate, float ops on XNNPACK, both on XNNPACK's ``num_threads`` workers (tensors allocated)."""
     try:
         from tflite_runtime.interpreter import InterpreterWithCustomOps
     except ImportError as e:
         raise KernelError(f"tflite-runtime is not installed ({e}); pip install {TFLITE_RUNTIME} "
                           f"(CPython <= 3.11; elsewhere the TFLite C API: pip install {LITERT_LM_API})") from None
 
+    from tflite_runtime.interpreter import OpResolverType
+
+    fuse, xnnpack = FusingDelegate(model_content), XNNPackDelegate(num_threads)
+    fuse.use_pool(xnnpack)
+    # the fusing delegate first (it claims ops XNNPACK would take), then XNNPACK as the
+    # interpreter would have added it by default
     it = InterpreterWithCustomOps(custom_op_registerers=[registerer()], model_content=model_content,
-                                  num_threads=int(num_threads))
+                                  num_threads=int(num_threads), experimental_delegates=[fuse, xnnpack],
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     it.allocate_tensors()
     return it
 

@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent / "src"
-SOURCES = ("bnn_core.c", "bnn_x86.c", "bnn_neon.c", "flexbuf.c", "bnn_tflite.c", "bnn_capi.c")
-HEADERS = ("bnn.h", "bnn_capi.h", "flexbuf.h", "tflite_abi.h")
+SOURCES = ("bnn_core.c", "bnn_x86.c", "bnn_neon.c", "flexbuf.c", "bnn_tflite.c", "bnn_delegate.c", "bnn_capi.c")
+HEADERS = ("bnn.h", "bnn_capi.h", "bnn_glue.h", "flexbuf.h", "tflite_abi.h")
 CFLAGS = ("-O3", "-std=gnu11", "-ffp-contract=off", "-fPIC", "-shared", "-fvisibility=hidden", "-pthread", "-Wall")
 INSTALL_HINT = ("the binary kernels need a C compiler (apt install gcc, or set CC) and a TFLite "
                 "interpreter (pip install -r requirements-runtime.txt)")

@@ -33,7 +33,8 @@ enum { BNN_ISA_REF = 0, BNN_ISA_AVX2 = 1, BNN_ISA_AVX512 = 2, BNN_ISA_NEON = 3 }
 /* Inner kernel: popcount(in XOR w) accumulated over taps x words for `np` output pixels
  * (np <= BNN_MAXP) of one row and BNN_TILE output channels.
  *   pixel p, tap t reads `words` consecutive uint32 at base + p * pix_step + tap_off[t];
- *   w:   [taps][words][BNN_TILE] uint32 (repacked weights of one tile);
+ *   w:   [taps][words][BNN_TILE] uint32 (repacked weights of one tile); for AVX2
+ *        [taps][words][2][BNN_TILE]: the low nibbles (w & 0x0f0f0f0f), then the high ones;
  *   acc: [np][BNN_TILE] int32, overwritten. */
 typedef void (*bnn_tile_fn)(const uint32_t* base, ptrdiff_t pix_step, const int32_t* tap_off, int np,
                             int taps, int words, const uint32_t* w, int32_t* acc);
@@ -89,10 +90,52 @@ void bnn_bconv_destroy(bnn_bconv* op);
 /* input: packed [batch][in_h][in_w][in_words]; output: float / int8 / packed int32. */
 void bnn_bconv_run(const bnn_bconv* op, const int32_t* input, void* output, int threads);
 
+/* Pack `n32` full words of one pixel row after a per-channel affine map: bit = x * scale + shift
+ * < 0, the product and the sum each rounded to float (TFLite's MUL then ADD, never an FMA), so the
+ * bits are those of MUL -> ADD -> LceQuantize. scale/shift hold 32 * n32 values. */
+typedef void (*bnn_pack_affine_fn)(const float* in, const float* scale, const float* shift, int n32,
+                                   uint32_t* out);
+void bnn_pack32_affine_ref(const float* in, const float* scale, const float* shift, int n32, uint32_t* out);
+#if defined(__x86_64__)
+void bnn_pack32_affine_avx2(const float* in, const float* scale, const float* shift, int n32, uint32_t* out);
+void bnn_pack32_affine_avx512(const float* in, const float* scale, const float* shift, int n32,
+                              uint32_t* out);
+#endif
+#if defined(__aarch64__)
+void bnn_pack32_affine_neon(const float* in, const float* scale, const float* shift, int n32, uint32_t* out);
+#endif
+
+/* Where a float-output convolution puts y [pixels][out_c] (bnn_bconv_run_epilogue), any of:
+ *   y:    y[p * y_stride + c] = y                                 (NULL: y not written)
+ *   sum:  sum[p * sum_stride + c] = y + residual[p * sum_stride + c]  (residual NULL: = y); both
+ *         point at the channel offset of this convolution in a wider tensor (a concatenation)
+ *   bits: bit c of pixel p's ceil(out_c / 32) words = y * scale[c] + shift[c] < 0
+ *         (MUL -> ADD -> LceQuantize of y, rounded as TFLite rounds them) */
+typedef struct {
+  float* y;
+  int y_stride;
+  float* sum;
+  int sum_stride;
+  const float* residual;
+  const float *scale, *shift;
+  int32_t* bits;
+} bnn_epilogue;
+/* -1 unless the convolution was created with float output. */
+int bnn_bconv_run_epilogue(const bnn_bconv* op, const int32_t* input, const bnn_epilogue* e, int threads);
+
 /* Pack `pixels` rows of `channels` values into ceil(channels/32) words each. */
 void bnn_pack_float(const float* in, int pixels, int channels, int32_t* out, int threads, int isa);
 void bnn_pack_int8(const int8_t* in, int pixels, int channels, int zero_point, int32_t* out,
                    int threads);
+/* bnn_pack_float of x * scale + shift (per channel; see bnn_pack_affine_fn). */
+void bnn_pack_affine(const float* in, int pixels, int channels, const float* scale, const float* shift,
+                     int32_t* out, int threads, int isa);
+/* CONCATENATION on the last axis then ADD, in one pass (each sum rounded as ADD rounds it), part
+ * by part: out[p][off_k + c] = parts[k][p][c] + residual[p][off_k + c] (mode[k] 0), out += residual
+ * in place where out already holds part k (mode 1), nothing (mode 2: done elsewhere). part_c[k]:
+ * channels of part k, their sum the residual's channels. */
+void bnn_concat_add(const float* const* parts, const int* part_c, const int* mode, int n_parts,
+                    const float* residual, int pixels, float* out, int threads);
 /* Unpack to +1/-1 (float) or to the int8 codes of +1 / -1. */
 void bnn_unpack_float(const int32_t* in, int pixels, int channels, float* out);
 void bnn_unpack_int8(const int32_t* in, int pixels, int channels, int8_t plus_one,
@@ -112,6 +155,12 @@ bnn_tile_fn bnn_tile_for(int isa);
 /* Tiny thread pool: run fn(ctx, i) for i in [0, n) on up to `threads` threads. */
 typedef void (*bnn_task_fn)(void* ctx, int i);
 void bnn_parallel_for(int n, int threads, bnn_task_fn fn, void* ctx);
+/* On the calling thread, until called again: run bnn_parallel_for's work on `pool` through
+ * `parallelize` (pthreadpool_parallelize_1d of the interpreter's XNNPACK: one set of workers for
+ * all ops instead of two sets competing for the cores); NULL: the tiny pool above. */
+typedef void (*bnn_parallelize_1d_fn)(void* pool, void (*task)(void*, size_t), void* ctx, size_t range,
+                                      uint32_t flags);
+void bnn_use_pool(void* pool, bnn_parallelize_1d_fn parallelize);
 
 /* Memory hooks (malloc/free by default; the Android build provides its own). */
 void* bnn_alloc(size_t bytes);

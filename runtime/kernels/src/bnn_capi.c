@@ -69,8 +69,10 @@ BNN_API const char* bnn_capi_version(void) { return ensure_bound() ? api.TfLiteV
 struct bnn_model {
   TfLiteModel* model;
   TfLiteInterpreter* interpreter;
-  TfLiteDelegate* xnnpack; /* float ops; deleted after the interpreter */
+  TfLiteDelegate* fuse;    /* the kernels' delegate (bnn_delegate.c); deleted after the interpreter */
+  TfLiteDelegate* xnnpack; /* float ops; likewise */
   void* bytes;             /* the flatbuffer, owned: the C API reads it for the model's lifetime */
+  size_t size;
   char error[768];
   int error_len;
 };
@@ -97,6 +99,7 @@ BNN_API void bnn_model_delete(bnn_model* m) {
   if (!m) return;
   if (m->interpreter) api.TfLiteInterpreterDelete(m->interpreter);
   if (m->xnnpack) api.TfLiteXNNPackDelegateDelete(m->xnnpack);
+  bnn_delegate_delete(m->fuse);
   if (m->model) api.TfLiteModelDelete(m->model);
   bnn_free(m->bytes);
   bnn_free(m);
@@ -117,11 +120,16 @@ static TfLiteInterpreterOptions* options_for(bnn_model* m, int threads, int xnnp
   const TfLiteRegistration* reg;
   for (int i = 0; (reg = bnn_registration_at(i)); ++i) /* every LCE op the kernels implement */
     api.TfLiteInterpreterOptionsAddCustomOp(opt, reg->custom_name, reg, 1, 1);
+  m->fuse = bnn_delegate_create(m->bytes, m->size); /* first: it claims nodes XNNPACK would take */
+  if (m->fuse) api.TfLiteInterpreterOptionsAddDelegate(opt, m->fuse);
   if (xnnpack) { /* as tflite-runtime's interpreter does by default: the same float arithmetic */
     bnn_xnnpack_options xo = api.TfLiteXNNPackDelegateOptionsDefault();
     xo.num_threads = threads < 1 ? 1 : threads;
     m->xnnpack = api.TfLiteXNNPackDelegateCreate(&xo);
     if (m->xnnpack) api.TfLiteInterpreterOptionsAddDelegate(opt, m->xnnpack);
+    if (m->xnnpack && m->fuse) /* one set of worker threads for both */
+      bnn_delegate_use_pool(m->fuse, api.TfLiteXNNPackDelegateGetThreadPool(m->xnnpack),
+                            (void*)api.pthreadpool_parallelize_1d);
   }
   return opt;
 }
@@ -136,6 +144,7 @@ BNN_API bnn_model* bnn_model_create(const void* bytes, size_t size, int threads,
   m->bytes = bnn_alloc(size);
   if (!m->bytes) return fail(m, error, error_cap, "out of memory");
   memcpy(m->bytes, bytes, size);
+  m->size = size;
   m->model = api.TfLiteModelCreateWithErrorReporter(m->bytes, size, reporter, m);
   if (!m->model) return fail(m, error, error_cap, "not a valid TFLite model: ");
   TfLiteInterpreterOptions* opt = options_for(m, threads, xnnpack);

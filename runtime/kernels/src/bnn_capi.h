@@ -19,7 +19,6 @@
 typedef struct TfLiteModel TfLiteModel;
 typedef struct TfLiteInterpreterOptions TfLiteInterpreterOptions;
 typedef struct TfLiteInterpreter TfLiteInterpreter;
-typedef struct TfLiteDelegate TfLiteDelegate;
 typedef void (*TfLiteErrorReporterFn)(void* user_data, const char* format, va_list args);
 
 /* XNNPACK's options struct is only touched through its first member (int32_t num_threads); its
@@ -47,6 +46,9 @@ typedef struct {
   X(bnn_xnnpack_options, TfLiteXNNPackDelegateOptionsDefault, (void))                                         \
   X(TfLiteDelegate*, TfLiteXNNPackDelegateCreate, (const bnn_xnnpack_options* options))                       \
   X(void, TfLiteXNNPackDelegateDelete, (TfLiteDelegate * delegate))                                           \
+  X(void*, TfLiteXNNPackDelegateGetThreadPool, (TfLiteDelegate * delegate))                                    \
+  X(void, pthreadpool_parallelize_1d, /* XNNPACK's thread pool, which the kernels' delegate shares */          \
+    (void* pool, void (*task)(void*, size_t), void* context, size_t range, uint32_t flags))                   \
   X(TfLiteInterpreter*, TfLiteInterpreterCreate,                                                              \
     (const TfLiteModel* model, const TfLiteInterpreterOptions* options))                                      \
   X(void, TfLiteInterpreterDelete, (TfLiteInterpreter * interpreter))                                         \
@@ -65,6 +67,10 @@ typedef struct {
 
 /* From the kernels (bnn_tflite.c): registration i of the LCE ops (NULL past the last). */
 const TfLiteRegistration* bnn_registration_at(int i);
+/* From bnn_delegate.c: the fusing delegate of one interpreter of `model`. */
+TfLiteDelegate* bnn_delegate_create(const void* model, size_t size);
+void bnn_delegate_use_pool(TfLiteDelegate* delegate, void* pool, void* parallelize);
+void bnn_delegate_delete(TfLiteDelegate* delegate);
 const char* bnn_version(void);
 int bnn_isa(void);
 const char* bnn_isa_name(int isa);

@@ -47,6 +47,31 @@ void bnn_pack32_ref(const float* in, int n32, uint32_t* out) {
   }
 }
 
+void bnn_pack32_affine_ref(const float* in, const float* scale, const float* shift, int n32,
+                           uint32_t* out) {
+  for (int w = 0; w < n32; ++w) {
+    uint32_t v = 0;
+    for (int k = 0; k < 32; ++k) {
+      const float m = in[32 * w + k] * scale[32 * w + k]; /* rounded: no FMA (-ffp-contract=off) */
+      v |= (uint32_t)(m + shift[32 * w + k] < 0.0f) << k;
+    }
+    out[w] = v;
+  }
+}
+
+static bnn_pack_affine_fn pack_affine_for(int isa) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case BNN_ISA_AVX2: return bnn_pack32_affine_avx2;
+    case BNN_ISA_AVX512: return bnn_pack32_affine_avx512;
+#endif
+#if defined(__aarch64__)
+    case BNN_ISA_NEON: return bnn_pack32_affine_neon;
+#endif
+    default: return bnn_pack32_affine_ref;
+  }
+}
+
 static bnn_pack_fn pack_for(int isa) {
   switch (isa) {
 #if defined(__x86_64__)
@@ -72,9 +97,9 @@ double bnn_peak_bmacs_neon(long iters);
 double bnn_peak_fmacs_neon(long iters);
 #endif
 
-/* Binary MACs done by `iters` iterations of the best ISA's xor+popcount+add loop (time it). */
+/* Binary MACs done by `iters` iterations of the selected ISA's xor+popcount+add loop (time it). */
 BNN_API double bnn_peak_bmacs(long iters) {
-  switch (bnn_best_isa()) {
+  switch (bnn_selected_isa()) {
 #if defined(__x86_64__)
     case BNN_ISA_AVX512: return bnn_peak_bmacs_avx512(iters);
     case BNN_ISA_AVX2: return bnn_peak_bmacs_avx2(iters);
@@ -186,7 +211,26 @@ void bnn_parallel_for(int n, int threads, bnn_task_fn fn, void* ctx) {
   (void)threads;
   for (int i = 0; i < n; ++i) fn(ctx, i);
 }
+void bnn_use_pool(void* pool, bnn_parallelize_1d_fn parallelize) { (void)pool, (void)parallelize; }
 #else
+static _Thread_local void* ext_pool = 0;
+static _Thread_local bnn_parallelize_1d_fn ext_parallelize = 0;
+
+void bnn_use_pool(void* pool, bnn_parallelize_1d_fn parallelize) {
+  ext_pool = pool && parallelize ? pool : 0;
+  ext_parallelize = pool ? parallelize : 0;
+}
+
+typedef struct {
+  bnn_task_fn fn;
+  void* ctx;
+} ext_task;
+
+static void ext_run(void* v, size_t i) {
+  const ext_task* t = (const ext_task*)v;
+  t->fn(t->ctx, (int)i);
+}
+
 #define BNN_MAX_WORKERS 63
 #ifndef BNN_SPIN
 #define BNN_SPIN 500 /* short: XNNPACK's own workers share these cores */
@@ -246,6 +290,11 @@ static void* pool_main(void* arg) {
 }
 
 void bnn_parallel_for(int n, int threads, bnn_task_fn fn, void* ctx) {
+  if (ext_pool && threads > 1 && n > 1) {
+    ext_task t = {fn, ctx};
+    ext_parallelize(ext_pool, ext_run, &t, (size_t)n, 0);
+    return;
+  }
   if (threads > BNN_MAX_WORKERS + 1) threads = BNN_MAX_WORKERS + 1;
   if (threads <= 1 || n <= 1 || pthread_mutex_trylock(&pool_mu) != 0) {
     for (int i = 0; i < n; ++i) fn(ctx, i);
@@ -283,9 +332,11 @@ struct bnn_bconv {
   bnn_bconv_shape s;
   int isa;
   bnn_tile_fn tile;
+  bnn_pack_affine_fn affine32; /* the float epilogue's sign */
   int taps, wpg, cpg, tiles_per_group, K;
+  int planes;         /* 1, or 2 for AVX2: each weight word as its low and high nibbles (bnn_x86.c) */
   int hp, wp, pad_bottom, pad_right; /* padded input: hp x wp pixels, one-padding (bits 0) */
-  uint32_t* w;        /* [groups][tiles][taps][wpg][BNN_TILE] */
+  uint32_t* w;        /* [groups][tiles][taps][wpg][planes][BNN_TILE] */
   int32_t* tap_off;   /* [taps] word offset of each tap in the padded input */
   int32_t* tap_sum;   /* [out_c][taps]: sum of the filter's +-1 at each tap (zero padding) */
   float* mul;         /* [out_c] -mul (int8 output: divided by the output scale) */
@@ -343,6 +394,7 @@ bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
   op->s = *s;
   op->isa = isa;
   op->tile = bnn_tile_for(isa);
+  op->affine32 = pack_affine_for(isa);
   op->taps = s->k_h * s->k_w;
   op->wpg = s->in_words / s->groups;
   op->cpg = s->out_c / s->groups;
@@ -352,7 +404,8 @@ bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
   /* dot in [act_min, act_max]  <=>  2 * popcount in [K - act_max, K - act_min] */
   op->x_min = s->act_max >= op->K ? 0 : op->K - s->act_max;
   op->x_max = s->act_min <= -op->K ? 2 * op->K : op->K - s->act_min;
-  const size_t wsize = (size_t)s->groups * op->tiles_per_group * op->taps * op->wpg * BNN_TILE;
+  op->planes = isa == BNN_ISA_AVX2 ? 2 : 1;
+  const size_t wsize = (size_t)s->groups * op->tiles_per_group * op->taps * op->wpg * op->planes * BNN_TILE;
   op->w = (uint32_t*)bnn_alloc(wsize * 4);
   op->tap_sum = (int32_t*)bnn_alloc((size_t)s->out_c * op->taps * 4);
   op->mul = (float*)bnn_alloc((size_t)s->out_c * 4);
@@ -397,13 +450,19 @@ bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
       (cin_g % 32) ? ((1u << (cin_g % 32)) - 1u) : 0xffffffffu;
   for (int c = 0; c < s->out_c; ++c) {
     const int g = c / op->cpg, lc = c % op->cpg, tile = lc / BNN_TILE, j = lc % BNN_TILE;
-    uint32_t* wt = op->w + ((size_t)(g * op->tiles_per_group + tile) * op->taps * op->wpg) * BNN_TILE;
+    uint32_t* wt = op->w + ((size_t)(g * op->tiles_per_group + tile) * op->taps * op->wpg * op->planes) * BNN_TILE;
     for (int t = 0; t < op->taps; ++t) {
       int pc = 0;
       for (int k = 0; k < op->wpg; ++k) {
         uint32_t v = (uint32_t)filter[((size_t)c * op->taps + t) * op->wpg + k];
         if (k == op->wpg - 1) v &= last_mask;
-        wt[((size_t)t * op->wpg + k) * BNN_TILE + j] = v;
+        uint32_t* wk = wt + ((size_t)t * op->wpg + k) * op->planes * BNN_TILE + j;
+        if (op->planes == 2) {
+          wk[0] = v & 0x0f0f0f0fu;
+          wk[BNN_TILE] = (v >> 4) & 0x0f0f0f0fu;
+        } else {
+          wk[0] = v;
+        }
         pc += popc32(v);
       }
       op->tap_sum[(size_t)c * op->taps + t] = cin_g - 2 * pc;
@@ -428,6 +487,7 @@ typedef struct {
   const bnn_bconv* op;
   const uint32_t* in; /* padded (or unpadded when no padding is needed) */
   void* out;
+  const bnn_epilogue* e; /* float output: where y goes (NULL: y into out) */
 } bconv_job;
 
 static inline int32_t round_half_away(float y) {
@@ -451,8 +511,43 @@ static int32_t padded_tap_sum(const bnn_bconv* op, int oy, int ox, int c) {
   return corr;
 }
 
+/* The float output's epilogue for output pixel `opix`, channels c0 .. c0 + nc of y:
+ * y itself, y + residual at a channel offset, and the bits of y * scale + shift < 0 (ORed into
+ * `bits`, the pixel's packed words). Each float operation rounds as TFLite's ADD / MUL do. */
+static inline void epilogue(const bnn_epilogue* e, bnn_pack_affine_fn affine32, size_t opix, int c0, int nc,
+                            const float* y, uint32_t* bits) {
+  if (e->y) {
+    float* restrict o = e->y + opix * (size_t)e->y_stride + c0;
+    for (int j = 0; j < nc; ++j) o[j] = y[j];
+  }
+  if (e->sum) {
+    float* restrict o = e->sum + opix * (size_t)e->sum_stride + c0;
+    if (e->residual) {
+      const float* restrict r = e->residual + opix * (size_t)e->sum_stride + c0;
+      for (int j = 0; j < nc; ++j) o[j] = y[j] + r[j];
+    } else {
+      for (int j = 0; j < nc; ++j) o[j] = y[j];
+    }
+  }
+  if (e->bits) {
+    const float* restrict sc = e->scale + c0;
+    const float* restrict sh = e->shift + c0;
+    if (nc == 32 && !(c0 & 31)) { /* a whole word: the ISA's packing */
+      uint32_t word;
+      affine32(y, sc, sh, 1, &word);
+      bits[c0 >> 5] = word;
+      return;
+    }
+    for (int j = 0; j < nc; ++j) {
+      const float m = y[j] * sc[j];
+      bits[(c0 + j) >> 5] |= (uint32_t)(m + sh[j] < 0.0f) << ((c0 + j) & 31);
+    }
+  }
+}
+
 static void bconv_row(void* vctx, int row) {
   const bconv_job* job = (const bconv_job*)vctx;
+  const bnn_epilogue* e = job->e;
   const bnn_bconv* op = job->op;
   const bnn_bconv_shape* s = &op->s;
   const int b = row / s->out_h, oy = row % s->out_h;
@@ -468,12 +563,12 @@ static void bconv_row(void* vctx, int row) {
 
   for (int ox0 = 0; ox0 < s->out_w; ox0 += BNN_MAXP) {
     const int np = s->out_w - ox0 < BNN_MAXP ? s->out_w - ox0 : BNN_MAXP;
-    if (s->out_kind == BNN_OUT_BITS) memset(bits, 0, sizeof(uint32_t) * np * out_words);
+    if (s->out_kind == BNN_OUT_BITS || (e && e->bits)) memset(bits, 0, sizeof(uint32_t) * np * out_words);
     const uint32_t* base = in + ((size_t)(oy * s->stride_h) * op->wp + (size_t)ox0 * s->stride_w) * s->in_words;
     for (int g = 0; g < s->groups; ++g) {
       for (int tile = 0; tile < op->tiles_per_group; ++tile) {
         const uint32_t* wt =
-            op->w + ((size_t)(g * op->tiles_per_group + tile) * taps * op->wpg) * BNN_TILE;
+            op->w + ((size_t)(g * op->tiles_per_group + tile) * taps * op->wpg * op->planes) * BNN_TILE;
         op->tile(base + g * op->wpg, pix_step, op->tap_off, np, taps, op->wpg, wt, acc);
         const int c0 = g * op->cpg + tile * BNN_TILE;
         const int nc = op->cpg - tile * BNN_TILE < BNN_TILE ? op->cpg - tile * BNN_TILE : BNN_TILE;
@@ -496,15 +591,21 @@ static void bconv_row(void* vctx, int row) {
              * y = float(clamp(2 * popcount)) * (-mul) + (bias + K * mul), the clamp of the dot
              * product (K - 2 * popcount) moved onto 2 * popcount; zero padding then adds
              * (-mul) * (sum of the filter over the padded taps). */
-            float* restrict o = (float*)job->out + opix * s->out_c + c0;
+            float y[BNN_TILE];
             for (int j = 0; j < nc; ++j) {
               int32_t x2 = 2 * a[j];
               x2 = x2 < x_min ? x_min : x2 > x_max ? x_max : x2;
-              o[j] = (float)x2 * mul[j] + bias[j];
+              y[j] = (float)x2 * mul[j] + bias[j];
             }
             if (fix)
               for (int j = 0; j < nc; ++j)
-                o[j] += op->corr_mul[c0 + j] * (float)padded_tap_sum(op, oy, ox, c0 + j);
+                y[j] += op->corr_mul[c0 + j] * (float)padded_tap_sum(op, oy, ox, c0 + j);
+            if (!e) {
+              float* restrict o = (float*)job->out + opix * s->out_c + c0;
+              for (int j = 0; j < nc; ++j) o[j] = y[j];
+            } else {
+              epilogue(e, op->affine32, opix, c0, nc, y, bits + p * out_words);
+            }
           } else {
             int8_t* restrict o = (int8_t*)job->out + opix * s->out_c + c0;
             for (int j = 0; j < nc; ++j) {
@@ -518,15 +619,29 @@ static void bconv_row(void* vctx, int row) {
         }
       }
     }
-    if (s->out_kind == BNN_OUT_BITS) {
+    int32_t* bits_out = s->out_kind == BNN_OUT_BITS ? (int32_t*)job->out : e ? e->bits : 0;
+    if (bits_out) {
       for (int p = 0; p < np; ++p)
-        memcpy((int32_t*)job->out + (out_pix0 + ox0 + p) * out_words, bits + p * out_words,
-               4 * (size_t)out_words);
+        memcpy(bits_out + (out_pix0 + ox0 + p) * out_words, bits + p * out_words, 4 * (size_t)out_words);
     }
   }
 }
 
+static void bconv_run(const bnn_bconv* op, const int32_t* input, void* output, const bnn_epilogue* e,
+                      int threads);
+
 void bnn_bconv_run(const bnn_bconv* op, const int32_t* input, void* output, int threads) {
+  bconv_run(op, input, output, 0, threads);
+}
+
+int bnn_bconv_run_epilogue(const bnn_bconv* op, const int32_t* input, const bnn_epilogue* e, int threads) {
+  if (op->s.out_kind != BNN_OUT_FLOAT || (e->bits && op->s.out_c > 2048)) return -1;
+  bconv_run(op, input, 0, e, threads);
+  return 0;
+}
+
+static void bconv_run(const bnn_bconv* op, const int32_t* input, void* output, const bnn_epilogue* e,
+                      int threads) {
   const bnn_bconv_shape* s = &op->s;
   const uint32_t* in = (const uint32_t*)input;
   if (op->padded) { /* copy the input into the middle of the padded buffer; borders stay 0 */
@@ -537,7 +652,7 @@ void bnn_bconv_run(const bnn_bconv* op, const int32_t* input, void* output, int 
                in + ((size_t)b * s->in_h + y) * row_words, row_words * 4);
     in = op->padded;
   }
-  bconv_job job = {op, in, output};
+  bconv_job job = {op, in, output, e};
   /* Waking helpers costs tens of microseconds (and competes with XNNPACK's own workers):
    * split only convolutions with enough work per thread. */
   const double bmacs = (double)s->batch * s->out_h * s->out_w * s->out_c * op->K;
@@ -552,6 +667,8 @@ typedef struct {
   int channels, words, zero_point, rows_per_task, pixels;
   int32_t* out;
   bnn_pack_fn pack32;
+  const float *scale, *shift; /* bnn_pack_affine */
+  bnn_pack_affine_fn affine32;
 } pack_job;
 
 static void pack_float_task(void* vctx, int i) {
@@ -567,6 +684,27 @@ static void pack_float_task(void* vctx, int i) {
       uint32_t v = 0;
       const int c0 = full * 32, n = j->channels - c0;
       for (int k = 0; k < n; ++k) v |= (uint32_t)(x[c0 + k] < 0.0f) << k;
+      o[full] = (int32_t)v;
+    }
+  }
+}
+
+static void pack_affine_task(void* vctx, int i) {
+  const pack_job* j = (const pack_job*)vctx;
+  const int p0 = i * j->rows_per_task;
+  const int p1 = p0 + j->rows_per_task < j->pixels ? p0 + j->rows_per_task : j->pixels;
+  const int full = j->channels / 32;
+  for (int p = p0; p < p1; ++p) {
+    const float* x = (const float*)j->in + (size_t)p * j->channels;
+    int32_t* o = j->out + (size_t)p * j->words;
+    j->affine32(x, j->scale, j->shift, full, (uint32_t*)o);
+    if (full < j->words) { /* last, partial word */
+      uint32_t v = 0;
+      const int c0 = full * 32, n = j->channels - c0;
+      for (int k = 0; k < n; ++k) {
+        const float m = x[c0 + k] * j->scale[c0 + k];
+        v |= (uint32_t)(m + j->shift[c0 + k] < 0.0f) << k;
+      }
       o[full] = (int32_t)v;
     }
   }
@@ -590,8 +728,15 @@ static void pack_int8_task(void* vctx, int i) {
 
 static void run_pack(const void* in, int pixels, int channels, int zp, int32_t* out, int threads,
                      bnn_task_fn fn, int isa) {
-  pack_job j = {in, channels, (channels + 31) / 32, zp, 256, pixels, out, pack_for(isa)};
+  pack_job j = {in, channels, (channels + 31) / 32, zp, 256, pixels, out, pack_for(isa), 0, 0, 0};
   bnn_parallel_for((pixels + 255) / 256, threads, fn, &j);
+}
+
+void bnn_pack_affine(const float* in, int pixels, int channels, const float* scale, const float* shift,
+                     int32_t* out, int threads, int isa) {
+  pack_job j = {in,  channels, (channels + 31) / 32, 0, 256, pixels, out, pack_for(isa),
+                scale, shift, pack_affine_for(isa)};
+  bnn_parallel_for((pixels + 255) / 256, threads, pack_affine_task, &j);
 }
 
 void bnn_pack_float(const float* in, int pixels, int channels, int32_t* out, int threads, int isa) {
@@ -618,6 +763,42 @@ void bnn_unpack_int8(const int32_t* in, int pixels, int channels, int8_t plus_on
     for (int c = 0; c < channels; ++c)
       out[(size_t)p * channels + c] =
           ((uint32_t)in[(size_t)p * words + (c >> 5)] >> (c & 31)) & 1u ? minus_one : plus_one;
+}
+
+/* ------------------------------------------------------------------ concatenation + add */
+typedef struct {
+  const float* const* parts;
+  const int *part_c, *mode;
+  int n_parts, channels, pixels, rows_per_task;
+  const float* residual;
+  float* out;
+} concat_add_job;
+
+static void concat_add_task(void* vctx, int i) {
+  const concat_add_job* j = (const concat_add_job*)vctx;
+  const int p0 = i * j->rows_per_task;
+  const int p1 = p0 + j->rows_per_task < j->pixels ? p0 + j->rows_per_task : j->pixels;
+  for (int p = p0; p < p1; ++p) {
+    const float* restrict r = j->residual + (size_t)p * j->channels;
+    float* o = j->out + (size_t)p * j->channels;
+    for (int k = 0, off = 0; k < j->n_parts; off += j->part_c[k], ++k) {
+      if (j->mode[k] == 0) {
+        const float* restrict y = j->parts[k] + (size_t)p * j->part_c[k];
+        for (int c = 0; c < j->part_c[k]; ++c) o[off + c] = y[c] + r[off + c];
+      } else if (j->mode[k] == 1) {
+        for (int c = 0; c < j->part_c[k]; ++c) o[off + c] = o[off + c] + r[off + c];
+      }
+    }
+  }
+}
+
+void bnn_concat_add(const float* const* parts, const int* part_c, const int* mode, int n_parts,
+                    const float* residual, int pixels, float* out, int threads) {
+  int channels = 0, work = 0;
+  for (int k = 0; k < n_parts; ++k) channels += part_c[k], work |= mode[k] != 2;
+  if (!work) return;
+  concat_add_job j = {parts, part_c, mode, n_parts, channels, pixels, 256, residual, out};
+  bnn_parallel_for((pixels + 255) / 256, threads, concat_add_task, &j);
 }
 
 /* ------------------------------------------------------------------ binary max pool */

@@ -100,4 +100,21 @@ void bnn_pack32_neon(const float* in, int n32, uint32_t* out) {
     out[w] = v;
   }
 }
+
+/* x * scale + shift < 0 with the product and the sum rounded separately (vmul then vadd, no FMA). */
+void bnn_pack32_affine_neon(const float* in, const float* scale, const float* shift, int n32,
+                            uint32_t* out) {
+  const uint32_t weights_[4] = {1, 2, 4, 8};
+  const uint32x4_t weights = vld1q_u32(weights_);
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  for (int w = 0; w < n32; ++w) {
+    uint32_t v = 0;
+    for (int q = 0; q < 8; ++q) {
+      const int o = 32 * w + 4 * q;
+      const float32x4_t y = vaddq_f32(vmulq_f32(vld1q_f32(in + o), vld1q_f32(scale + o)), vld1q_f32(shift + o));
+      v |= vaddvq_u32(vandq_u32(vcltq_f32(y, zero), weights)) << (4 * q);
+    }
+    out[w] = v;
+  }
+}
 #endif

@@ -11,11 +11,6 @@
 void* memset(void*, int, size_t);
 int strcmp(const char*, const char*);
 #endif
-#ifdef BNN_TFLITE_C_API
-/* Linked against a TFLite C library (the Android bridge): arrays handed to ResizeTensor must
- * come from its own allocator, which frees them. */
-TfLiteIntArray* TfLiteIntArrayCreate(int size);
-#endif
 
 #define BNN_VERSION "1.0.0"
 
@@ -52,93 +47,7 @@ static int profiling(void) {
   return 0;
 #endif
 }
-#define INT_MAX_ 2147483647
-#define INT_MIN_ (-2147483647 - 1)
-
-static void report(TfLiteContext* ctx, const char* op, const char* msg) {
-  if (ctx && ctx->ReportError) ctx->ReportError(ctx, "%s: %s", op, msg);
-}
-
-#define ENSURE(cond, msg)          \
-  do {                             \
-    if (!(cond)) {                 \
-      report(ctx, OPNAME, (msg)); \
-      return kTfLiteError;         \
-    }                              \
-  } while (0)
-
-static TfLiteTensor* tensor_at(TfLiteContext* ctx, const TfLiteIntArray* arr, int i) {
-  if (!arr || i < 0 || i >= arr->size) return 0;
-  const int idx = arr->data[i];
-  if (idx < 0 || (size_t)idx >= ctx->tensors_size) return 0;
-  return &ctx->tensors[idx];
-}
-
-static int type_size(int type) {
-  switch (type) {
-    case kTfLiteFloat32: case kTfLiteInt32: return 4;
-    case kTfLiteInt8: case kTfLiteUInt8: return 1;
-    default: return 0;
-  }
-}
-
-/* Shape sanity: rank in [1, 8], positive dims, element count * type size == bytes when the data
- * is allocated. Returns the element count, or -1. */
-static int64_t checked_count(const TfLiteTensor* t, int rank) {
-  if (!t || !t->dims || t->dims->size < 1 || t->dims->size > 8) return -1;
-  if (rank && t->dims->size != rank) return -1;
-  int64_t n = 1;
-  for (int i = 0; i < t->dims->size; ++i) {
-    if (t->dims->data[i] <= 0 || t->dims->data[i] > (1 << 24)) return -1;
-    n *= t->dims->data[i];
-    if (n > ((int64_t)1 << 31)) return -1;
-  }
-  return n;
-}
-
-static int data_ok(const TfLiteTensor* t) {
-  const int64_t n = checked_count(t, 0);
-  const int es = type_size(t->type);
-  return n > 0 && es > 0 && t->data.raw && (int64_t)t->bytes >= n * es;
-}
-
-/* Resize `t` to `rank` dims unless it already has them. */
-static TfLiteStatus set_shape(TfLiteContext* ctx, TfLiteTensor* t, int rank, const int* dims) {
-  int same = t->dims && t->dims->size == rank;
-  for (int i = 0; same && i < rank; ++i) same = t->dims->data[i] == dims[i];
-  if (same) return kTfLiteOk;
-#ifdef BNN_TFLITE_C_API
-  TfLiteIntArray* a = TfLiteIntArrayCreate(rank);
-#else
-  TfLiteIntArray* a = (TfLiteIntArray*)bnn_alloc(sizeof(int) * (size_t)(rank + 1));
-#endif
-  if (!a) return kTfLiteError;
-  a->size = rank;
-  for (int i = 0; i < rank; ++i) a->data[i] = dims[i];
-  return ctx->ResizeTensor(ctx, t, a); /* takes ownership */
-}
-
-/* Settings read from the environment once per Prepare (never in Invoke): the inner-kernel ISA
- * and the thread cap for the binary ops (BNN_MAX_THREADS). */
-typedef struct {
-  int isa;
-  int max_threads;
-} run_cfg;
-
-static run_cfg cfg_now(void) {
-  run_cfg c = {bnn_selected_isa(), 64};
-#ifndef BNN_FREESTANDING
-  const char* cap = getenv("BNN_MAX_THREADS");
-  if (cap && atoi(cap) > 0 && atoi(cap) < c.max_threads) c.max_threads = atoi(cap);
-#endif
-  return c;
-}
-
-static int threads_of(TfLiteContext* ctx, const run_cfg* c) {
-  int n = ctx->recommended_num_threads;
-  n = n < 1 ? 1 : n > 64 ? 64 : n;
-  return n < c->max_threads ? n : c->max_threads;
-}
+#include "bnn_glue.h"
 
 static int8_t quantize_pm1(float v, float scale, int zp) {
   float y = v / scale;
@@ -605,6 +514,41 @@ static void init_regs(void) {
   regs_ready = 1;
 }
 
+/* For the fusing delegate (bnn_delegate.c): the LceBconv2d kernel, whose instances it drives, and
+ * an instance's prepared convolution when it reads bit-packed input (else NULL). */
+const TfLiteRegistration* bnn_bconv_registration(void) {
+  init_regs();
+  return &reg_bconv;
+}
+
+const bnn_bconv* bnn_bconv_prepared(const void* user_data) {
+  const bconv_data* d = (const bconv_data*)user_data;
+  return d && d->op && d->in_kind == 0 ? d->op : 0;
+}
+
+int bnn_bconv_run_fused(void* user_data, const int32_t* input, const bnn_epilogue* e, int threads) {
+  bconv_data* d = (bconv_data*)user_data;
+  if (!bnn_bconv_prepared(d)) return -1;
+  const int64_t t0 = d->prof_slot >= 0 ? now_ns() : 0;
+  const int rc = bnn_bconv_run_epilogue(d->op, input, e, threads);
+  if (d->prof_slot >= 0) {
+    prof[d->prof_slot].ns += now_ns() - t0;
+    prof[d->prof_slot].calls += 1;
+  }
+  return rc;
+}
+
+/* Time of the delegate's other passes (0: batch norm + sign, 1: concatenation + add). */
+static int64_t pass_ns[2], pass_calls[2];
+
+int64_t bnn_profile_clock(void) { return profiling() ? now_ns() : 0; }
+
+void bnn_profile_pass(int kind, int64_t t0) {
+  if (!t0 || kind < 0 || kind > 1) return;
+  pass_ns[kind] += now_ns() - t0;
+  pass_calls[kind] += 1;
+}
+
 /* Registration i (0, 1, ...) of every op, NULL past the last; each carries its custom_name. */
 BNN_API const TfLiteRegistration* bnn_registration_at(int i) {
   init_regs();
@@ -642,6 +586,13 @@ BNN_API void bnn_profile_enable(int on) { prof_on = on; }
 BNN_API void bnn_profile_reset(void) { prof_n = 0; }
 BNN_API void bnn_profile_zero(void) {
   for (int i = 0; i < prof_n; ++i) prof[i].ns = prof[i].calls = 0;
+  pass_ns[0] = pass_ns[1] = pass_calls[0] = pass_calls[1] = 0;
+}
+
+/* The fusing delegate's passes since the last zero: {ns, calls} of batch norm + sign, then of
+ * concatenation + add. */
+BNN_API void bnn_profile_passes(int64_t* out) {
+  out[0] = pass_ns[0], out[1] = pass_calls[0], out[2] = pass_ns[1], out[3] = pass_calls[1];
 }
 
 /* One line per profiled bconv instance:

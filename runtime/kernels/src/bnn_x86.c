@@ -33,62 +33,50 @@ __attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) void bnn_tile_avx512
 }
 
 /* AVX2 has no vector popcount: count nibbles with a shuffle table into byte counters, and widen
- * the byte counters into 32-bit lanes at least every 31 steps (31 * 8 < 256). */
-#define AVX2_P 2
+ * the byte counters into 32-bit lanes at least every 31 words (31 * 8 < 256). The weights come
+ * split into their low and high nibbles (bnn_bconv_create), and each input word is split once
+ * for the 4 weight vectors it meets, so that a nibble count costs an XOR and a shuffle:
+ * popcount(x ^ w) = table[(x ^ w) & 15] + table[(x ^ w) >> 4] per byte, with (x ^ w) & 15 =
+ * (x & 15) ^ (w & 15). One pixel at a time keeps everything in the 16 ymm registers. */
 __attribute__((target("avx2"))) static inline __m256i widen_bytes(__m256i bytes) {
   const __m256i ones8 = _mm256_set1_epi8(1);
   const __m256i ones16 = _mm256_set1_epi16(1);
   return _mm256_madd_epi16(_mm256_maddubs_epi16(bytes, ones8), ones16);
 }
 
-__attribute__((target("avx2"))) static void tile_avx2_pair(int p0, BNN_TILE_ARGS) {
+__attribute__((target("avx2"))) void bnn_tile_avx2(BNN_TILE_ARGS) {
   const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
                                        1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-  const __m256i low = _mm256_set1_epi8(0x0f);
-  __m256i a32[AVX2_P][4], a8[AVX2_P][4];
-  for (int p = 0; p < AVX2_P; ++p)
-    for (int r = 0; r < 4; ++r) a32[p][r] = a8[p][r] = _mm256_setzero_si256();
-  int pending = 0;
-  for (int t = 0; t < taps; ++t) {
-    const uint32_t* ip[AVX2_P];
-    for (int p = 0; p < AVX2_P; ++p) ip[p] = base + (p0 + p < np ? p0 + p : 0) * pix_step + tap_off[t];
-    const uint32_t* wt = w + (size_t)t * words * BNN_TILE;
-    for (int k = 0; k < words; ++k) {
-      __m256i b[AVX2_P];
-      for (int p = 0; p < AVX2_P; ++p) b[p] = _mm256_set1_epi32((int)ip[p][k]);
+  for (int p = 0; p < np; ++p) {
+    __m256i a32[4], a8[4];
+    for (int r = 0; r < 4; ++r) a32[r] = a8[r] = _mm256_setzero_si256();
+    int pending = 0;
+    for (int t = 0; t < taps; ++t) {
+      const uint32_t* ip = base + p * pix_step + tap_off[t];
+      const uint32_t* wt = w + (size_t)t * words * 2 * BNN_TILE;
+      for (int k = 0; k < words; ++k) {
+        const __m256i lo = _mm256_set1_epi32((int)(ip[k] & 0x0f0f0f0fu));
+        const __m256i hi = _mm256_set1_epi32((int)((ip[k] >> 4) & 0x0f0f0f0fu));
+        const uint32_t* wk = wt + (size_t)k * 2 * BNN_TILE;
 #pragma GCC unroll 4
-      for (int r = 0; r < 4; ++r) {
-        const __m256i wv = _mm256_loadu_si256((const __m256i*)(wt + k * BNN_TILE + 8 * r));
-#pragma GCC unroll 2
-        for (int p = 0; p < AVX2_P; ++p) {
-          const __m256i x = _mm256_xor_si256(b[p], wv);
-          const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(x, low));
-          const __m256i hi =
-              _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low));
-          a8[p][r] = _mm256_add_epi8(a8[p][r], _mm256_add_epi8(lo, hi));
+        for (int r = 0; r < 4; ++r) {
+          const __m256i cl = _mm256_shuffle_epi8(lut, _mm256_xor_si256(lo, _mm256_loadu_si256((const __m256i*)(wk + 8 * r))));
+          const __m256i ch =
+              _mm256_shuffle_epi8(lut, _mm256_xor_si256(hi, _mm256_loadu_si256((const __m256i*)(wk + BNN_TILE + 8 * r))));
+          a8[r] = _mm256_add_epi8(a8[r], _mm256_add_epi8(cl, ch));
+        }
+        if (++pending == 31) {
+          for (int r = 0; r < 4; ++r) {
+            a32[r] = _mm256_add_epi32(a32[r], widen_bytes(a8[r]));
+            a8[r] = _mm256_setzero_si256();
+          }
+          pending = 0;
         }
       }
-      if (++pending == 31) {
-        for (int p = 0; p < AVX2_P; ++p)
-          for (int r = 0; r < 4; ++r) {
-            a32[p][r] = _mm256_add_epi32(a32[p][r], widen_bytes(a8[p][r]));
-            a8[p][r] = _mm256_setzero_si256();
-          }
-        pending = 0;
-      }
     }
-  }
-  for (int p = 0; p < AVX2_P; ++p) {
-    if (p0 + p >= np) break;
     for (int r = 0; r < 4; ++r)
-      _mm256_storeu_si256((__m256i*)(acc + (p0 + p) * BNN_TILE + 8 * r),
-                          _mm256_add_epi32(a32[p][r], widen_bytes(a8[p][r])));
+      _mm256_storeu_si256((__m256i*)(acc + p * BNN_TILE + 8 * r), _mm256_add_epi32(a32[r], widen_bytes(a8[r])));
   }
-}
-
-__attribute__((target("avx2"))) void bnn_tile_avx2(BNN_TILE_ARGS) {
-  for (int p0 = 0; p0 < np; p0 += AVX2_P)
-    tile_avx2_pair(p0, base, pix_step, tap_off, np, taps, words, w, acc);
 }
 
 /* Peak microbenchmarks: the inner kernels' instructions on registers only, 16 independent
@@ -109,19 +97,18 @@ __attribute__((target("avx512f,avx512vpopcntdq"))) double bnn_peak_bmacs_avx512(
 }
 
 __attribute__((target("avx2"))) double bnn_peak_bmacs_avx2(long iters) {
+  /* the inner kernel's instructions per 256 bits: two XORs (nibble planes), two shuffles, two adds */
   const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
                                        1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-  const __m256i low = _mm256_set1_epi8(0x0f);
-  __m256i a[8], x = _mm256_set1_epi32(0x5a5a5a5a);
+  __m256i a[8], x = _mm256_set1_epi32(0x05050a0a), y = _mm256_set1_epi32(0x0a0a0505);
   for (int i = 0; i < 8; ++i) a[i] = _mm256_set1_epi32(i);
   for (long n = 0; n < iters; ++n) {
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
-      const __m256i v = _mm256_xor_si256(a[i], x);
-      a[i] = _mm256_add_epi8(a[i], _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)),
-                                                   _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low))));
+      a[i] = _mm256_add_epi8(a[i], _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_xor_si256(a[i], x)),
+                                                   _mm256_shuffle_epi8(lut, _mm256_xor_si256(a[i], y))));
     }
-    __asm__ volatile("" : "+x"(x));
+    __asm__ volatile("" : "+x"(x), "+x"(y));
   }
   __m256i s = a[0];
   for (int i = 1; i < 8; ++i) s = _mm256_add_epi32(s, a[i]);
@@ -179,6 +166,38 @@ __attribute__((target("avx2"))) void bnn_pack32_avx2(const float* in, int n32, u
     for (int q = 0; q < 4; ++q)
       v |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(in + 32 * w + 8 * q), zero, _CMP_LT_OQ))
            << (8 * q);
+    out[w] = v;
+  }
+}
+
+/* x * scale + shift < 0 with the product and the sum rounded separately (mul then add, no FMA). */
+__attribute__((target("avx512f,avx512dq"))) void bnn_pack32_affine_avx512(const float* in, const float* scale,
+                                                                        const float* shift, int n32,
+                                                                        uint32_t* out) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int w = 0; w < n32; ++w) {
+    uint32_t v = 0;
+    for (int h = 0; h < 2; ++h) {
+      const int o = 32 * w + 16 * h;
+      const __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(in + o), _mm512_loadu_ps(scale + o)),
+                                     _mm512_loadu_ps(shift + o));
+      v |= (uint32_t)_mm512_cmp_ps_mask(y, zero, _CMP_LT_OQ) << (16 * h);
+    }
+    out[w] = v;
+  }
+}
+
+__attribute__((target("avx2"))) void bnn_pack32_affine_avx2(const float* in, const float* scale,
+                                                            const float* shift, int n32, uint32_t* out) {
+  const __m256 zero = _mm256_setzero_ps();
+  for (int w = 0; w < n32; ++w) {
+    uint32_t v = 0;
+    for (int q = 0; q < 4; ++q) {
+      const int o = 32 * w + 8 * q;
+      const __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(in + o), _mm256_loadu_ps(scale + o)),
+                                     _mm256_loadu_ps(shift + o));
+      v |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(y, zero, _CMP_LT_OQ)) << (8 * q);
+    }
     out[w] = v;
   }
 }

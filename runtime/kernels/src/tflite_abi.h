@@ -91,9 +91,19 @@ typedef struct TfLiteContext {
   TfLiteStatus (*ResizeTensor)(struct TfLiteContext*, TfLiteTensor*, TfLiteIntArray*);
   void (*ReportError)(struct TfLiteContext*, const char* msg, ...);
   TfLiteStatus (*AddTensors)(struct TfLiteContext*, int, int*);
-  void* GetNodeAndRegistration;
-  void* ReplaceNodeSubsetsWithDelegateKernels;
+  void* GetNodeAndRegistration;                /* bnn_get_node_fn, in a delegate's Prepare */
+  void* ReplaceNodeSubsetsWithDelegateKernels; /* bnn_replace_nodes_fn, likewise */
   int recommended_num_threads;
+  void* GetExternalContext;
+  void* SetExternalContext;
+  _Bool allow_fp32_relax_to_fp16;
+  void* profiler;
+  void* AllocatePersistentBuffer;
+  void* AllocateBufferForEval;
+  void* RequestScratchBufferInArena;
+  void* GetScratchBuffer;
+  void* ResizeTensorExplicit;
+  void* PreviewDelegatePartitioning; /* bnn_preview_fn, in a delegate's Prepare */
   /* further members are not used */
 } TfLiteContext;
 
@@ -112,5 +122,40 @@ typedef struct TfLiteRegistration {
   /* room for members added by later releases: they must read as zero */
   uint64_t reserved[8];
 } TfLiteRegistration;
+
+/* Delegates (common.h): what a delegate's Prepare uses to claim nodes. */
+typedef struct TfLiteDelegate {
+  void* data_;
+  TfLiteStatus (*Prepare)(TfLiteContext* context, struct TfLiteDelegate* delegate);
+  void* CopyFromBufferHandle;
+  void* CopyToBufferHandle;
+  void* FreeBufferHandle;
+  int64_t flags;
+  void* opaque_delegate_builder; /* NULL: a classic delegate */
+  /* room for members added by later releases: they must read as zero */
+  void* reserved[4];
+} TfLiteDelegate;
+
+/* What a delegate kernel's init receives (as its `buffer`) for one partition of claimed nodes. */
+typedef struct {
+  TfLiteDelegate* delegate;
+  TfLiteIntArray* nodes_to_replace;
+  TfLiteIntArray* input_tensors;
+  TfLiteIntArray* output_tensors;
+} TfLiteDelegateParams;
+
+typedef TfLiteStatus (*bnn_get_node_fn)(TfLiteContext*, int node_index, TfLiteNode** node,
+                                        TfLiteRegistration** registration);
+typedef TfLiteStatus (*bnn_replace_nodes_fn)(TfLiteContext*, TfLiteRegistration registration,
+                                             const TfLiteIntArray* nodes_to_replace, TfLiteDelegate* delegate);
+
+/* The partitions ReplaceNodeSubsetsWithDelegateKernels would make of `nodes` (owned by the context). */
+typedef TfLiteStatus (*bnn_preview_fn)(TfLiteContext*, const TfLiteIntArray* nodes,
+                                       TfLiteDelegateParams** partitions, int* n_partitions);
+
+/* Builtin operator codes (schema.fbs) the delegate matches. */
+enum { kTfLiteBuiltinAdd = 0, kTfLiteBuiltinConcatenation = 2, kTfLiteBuiltinMul = 18, kTfLiteBuiltinCustom = 32 };
+/* TfLiteTensor.allocation_type of constant (model-owned) data */
+enum { kTfLiteMmapRo = 1 };
 
 #endif /* BNN_TFLITE_ABI_H_ */

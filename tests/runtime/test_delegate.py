@@ -1,0 +1,122 @@
+"""The kernels' fusing delegate (runtime/kernels/src/bnn_delegate.c): what it claims, and that
+every model gives the same bits with it as without it (BNN_FUSE=0) on both interpreters."""
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime import kernels
+from runtime.backends import kernels_available
+from runtime.tflite_model import read_model
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = sorted((ROOT / "runtime" / "pretrained").glob("*.tflite"))
+
+
+@pytest.fixture(params=["tflite", "litert"])
+def via(request):
+    ok, why = kernels_available(request.param)
+    if not ok:
+        pytest.skip(why)
+    return request.param
+
+
+def _fused_counts(model: bytes) -> dict[str, int]:
+    """What the delegate claimed in a tflite-runtime interpreter of ``model``."""
+    ok, why = kernels_available("tflite")
+    if not ok:
+        pytest.skip(why)
+    from tflite_runtime.interpreter import InterpreterWithCustomOps
+
+    d = kernels.FusingDelegate(model)
+    it = InterpreterWithCustomOps(custom_op_registerers=[kernels.registerer()], model_content=model,
+                                  experimental_delegates=[d])
+    it.allocate_tensors()
+    return d.fused()
+
+
+def _same_with_and_without(model: bytes, x: np.ndarray, via: str, monkeypatch) -> None:
+    for threads in (1, 2):
+        monkeypatch.setenv("BNN_FUSE", "0")
+        want = kernels.run(model, x, threads, via)
+        monkeypatch.delenv("BNN_FUSE")
+        got = kernels.run(model, x, threads, via)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_models_give_the_same_bits_fused(path, via, monkeypatch):
+    model = path.read_bytes()
+    shape = read_model(model).tensors[read_model(model).inputs[0]].shape
+    x = np.random.default_rng(3).normal(0, 1, shape).astype(np.float32)
+    _same_with_and_without(model, x, via, monkeypatch)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_the_whole_float_tail_of_the_shipped_models_is_claimed(path):
+    info = read_model(path.read_bytes())
+    ops = [op.name for op in info.ops]
+    fused = _fused_counts(path.read_bytes())
+    # every binary convolution, every batch norm + sign (as a pass of its own or folded into the
+    # convolution whose output it reads), every concatenation + residual add
+    assert fused["bconv"] == ops.count("LceBconv2d")
+    assert fused["bn_sign"] + fused["bconv_sign"] == ops.count("LceQuantize")
+    assert fused["concat_add"] == ops.count("CONCATENATION") > 0
+
+
+def test_off_switch_and_unreadable_model_bytes_claim_nothing(monkeypatch):
+    model = SHIPPED[0].read_bytes()
+    monkeypatch.setenv("BNN_FUSE", "0")
+    assert sum(_fused_counts(model).values()) == 0
+    monkeypatch.delenv("BNN_FUSE")
+    kernels.load()
+    from tflite_runtime.interpreter import InterpreterWithCustomOps
+
+    for junk in (b"", b"\x00" * 3, model[:64], b"\xff" * 4096):  # the delegate reads the outputs from these
+        d = kernels.FusingDelegate(junk)
+        it = InterpreterWithCustomOps(custom_op_registerers=[kernels.registerer()], model_content=model,
+                                      experimental_delegates=[d])
+        it.allocate_tensors()
+        assert sum(d.fused().values()) == 0
+
+
+# ---------------------------------------------------------------- small LCE models built here
+@functools.cache
+def _model(case: str) -> bytes:
+    """A small LCE-converted model with the patterns the delegate claims, or the same patterns with
+    an intermediate that is also a model output (which must not be claimed)."""
+    pytest.importorskip("larq_compute_engine")
+    tf = pytest.importorskip("tensorflow")
+    import larq as lq
+    import larq_compute_engine as lce
+
+    from convert.kernel_cases import _bn, _qconv
+
+    rng = np.random.default_rng(7)
+    tf.keras.backend.clear_session()
+    x_in = tf.keras.Input((9, 7, 40))  # 40 channels: one full and one partial packed word
+    bn = _bn(tf, x_in, rng)  # nothing to fold it into: MUL -> ADD before the binary conv's sign
+    a = _qconv(tf, lq, bn, filters=24, kernel=3, seed=1)
+    b = _qconv(tf, lq, bn, filters=16, kernel=1, seed=2)
+    cat = tf.keras.layers.Concatenate()([a, b])
+    out = tf.keras.layers.Add()([cat, x_in])
+    outputs = {"plain": [out], "bn_out": [out, bn], "concat_out": [out, cat]}[case]
+    return bytes(lce.convert_keras_model(tf.keras.Model(x_in, outputs)))
+
+
+# the converter gives the two binary convolutions one shared sign: MUL, ADD, LceQuantize, 2 x
+# LceBconv2d, CONCATENATION, ADD
+@pytest.mark.parametrize("case,want", [("plain", {"bn_sign": 1, "concat_add": 1, "bconv": 2, "bconv_sign": 0}),
+                                       ("bn_out", {"bn_sign": 0, "concat_add": 1, "bconv": 2, "bconv_sign": 0}),
+                                       ("concat_out", {"bn_sign": 1, "concat_add": 0, "bconv": 2,
+                                                       "bconv_sign": 0})])
+def test_model_outputs_are_never_fused_away(case, want, via, monkeypatch):
+    model = _model(case)
+    assert _fused_counts(model) == want
+    x = np.random.default_rng(8).normal(0, 2, (1, 9, 7, 40)).astype(np.float32)
+    x[0, 0, 0, :] = -0.0
+    _same_with_and_without(model, x, via, monkeypatch)
