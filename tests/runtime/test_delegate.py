@@ -103,8 +103,11 @@ def _model(case: str) -> bytes:
     a = _qconv(tf, lq, bn, filters=24, kernel=3, seed=1)
     b = _qconv(tf, lq, bn, filters=16, kernel=1, seed=2)
     cat = tf.keras.layers.Concatenate()([a, b])
-    out = tf.keras.layers.Add()([cat, x_in])
-    outputs = {"plain": [out], "bn_out": [out, bn], "concat_out": [out, cat]}[case]
+    # "split": the residual comes from a float op on a binary output, so TFLite puts the
+    # concatenation and the add into different partitions of the delegate
+    residual = tf.keras.layers.Conv2D(40, 1)(a) if case == "split" else x_in
+    out = tf.keras.layers.Add()([cat, residual])
+    outputs = {"plain": [out], "bn_out": [out, bn], "concat_out": [out, cat], "split": [out]}[case]
     return bytes(lce.convert_keras_model(tf.keras.Model(x_in, outputs)))
 
 
@@ -113,8 +116,9 @@ def _model(case: str) -> bytes:
 @pytest.mark.parametrize("case,want", [("plain", {"bn_sign": 1, "concat_add": 1, "bconv": 2, "bconv_sign": 0}),
                                        ("bn_out", {"bn_sign": 0, "concat_add": 1, "bconv": 2, "bconv_sign": 0}),
                                        ("concat_out", {"bn_sign": 1, "concat_add": 0, "bconv": 2,
-                                                       "bconv_sign": 0})])
-def test_model_outputs_are_never_fused_away(case, want, via, monkeypatch):
+                                                       "bconv_sign": 0}),
+                                       ("split", {"bn_sign": 1, "concat_add": 0, "bconv": 2, "bconv_sign": 0})])
+def test_model_outputs_and_split_patterns_are_never_fused(case, want, via, monkeypatch):
     model = _model(case)
     assert _fused_counts(model) == want
     x = np.random.default_rng(8).normal(0, 2, (1, 9, 7, 40)).astype(np.float32)

@@ -695,19 +695,22 @@ static void claim_units(const bnn_delegate* d, TfLiteIntArray* claim) {
     for (int j = 0; j < d->units[k].n_nodes; ++j) claim->data[claim->size++] = d->units[k].nodes[j];
 }
 
-/* Drop the units whose nodes TFLite would put into different partitions (only a concatenation +
- * add can be split: its residual may come from a node that is not claimed); 1 if any was. */
+/* Drop the units whose nodes TFLite would put into different partitions (a concatenation + add
+ * can be split when its residual comes from a node that is not claimed); 1 if any was. Without
+ * a preview, only the units that cannot be split stay (a chain of single readers). */
 static int drop_split_units(TfLiteContext* ctx, bnn_delegate* d, TfLiteIntArray* claim) {
   TfLiteDelegateParams* parts = 0;
-  int n_parts = 0, dropped = 0;
+  int n_parts = 0, dropped = 0, kept = 0;
   const bnn_preview_fn preview = (bnn_preview_fn)ctx->PreviewDelegatePartitioning;
   const int known = preview && preview(ctx, claim, &parts, &n_parts) == kTfLiteOk;
-  int kept = 0;
   for (int k = 0; k < d->n_units; ++k) {
     const fused_unit* u = &d->units[k];
-    int whole = u->kind != UNIT_CONCAT_ADD;
-    for (int p = 0; !whole && known && p < n_parts; ++p)
-      if (holds(parts[p].nodes_to_replace, u->nodes[0])) whole = holds(parts[p].nodes_to_replace, u->nodes[1]);
+    int whole = !known && u->kind != UNIT_CONCAT_ADD;
+    for (int p = 0; known && p < n_parts; ++p)
+      if (holds(parts[p].nodes_to_replace, u->nodes[0])) {
+        whole = 1;
+        for (int j = 1; j < u->n_nodes; ++j) whole = whole && holds(parts[p].nodes_to_replace, u->nodes[j]);
+      }
     if (whole) d->units[kept++] = *u;
     else dropped = 1;
   }
