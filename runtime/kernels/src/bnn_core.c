@@ -333,6 +333,7 @@ struct bnn_bconv {
   int isa;
   bnn_tile_fn tile;
   bnn_pack_affine_fn affine32; /* the float epilogue's sign */
+  bnn_task_fn row;             /* bconv_row compiled for the ISA */
   int taps, wpg, cpg, tiles_per_group, K;
   int planes;         /* 1, or 2 for AVX2: each weight word as its low and high nibbles (bnn_x86.c) */
   int hp, wp, pad_bottom, pad_right; /* padded input: hp x wp pixels, one-padding (bits 0) */
@@ -346,6 +347,8 @@ struct bnn_bconv {
   int32_t* thr;       /* [out_c] */
   uint32_t* padded;   /* [batch][hp][wp][in_words], NULL when no padding is needed */
 };
+
+static bnn_task_fn row_for(int isa);
 
 void bnn_bconv_destroy(bnn_bconv* op) {
   if (!op) return;
@@ -395,6 +398,7 @@ bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
   op->isa = isa;
   op->tile = bnn_tile_for(isa);
   op->affine32 = pack_affine_for(isa);
+  op->row = row_for(isa);
   op->taps = s->k_h * s->k_w;
   op->wpg = s->in_words / s->groups;
   op->cpg = s->out_c / s->groups;
@@ -532,10 +536,17 @@ static inline void epilogue(const bnn_epilogue* e, bnn_pack_affine_fn affine32, 
   if (e->bits) {
     const float* restrict sc = e->scale + c0;
     const float* restrict sh = e->shift + c0;
-    if (nc == 32 && !(c0 & 31)) { /* a whole word: the ISA's packing */
+    if (!(c0 & 31)) { /* the word's first channel: the ISA's packing, on a full word */
       uint32_t word;
-      affine32(y, sc, sh, 1, &word);
-      bits[c0 >> 5] = word;
+      if (nc == 32) {
+        affine32(y, sc, sh, 1, &word);
+      } else { /* padded with 0 * 0 + 0, which is not < 0: bit 0 */
+        float py[32], ps[32], pt[32];
+        for (int j = 0; j < nc; ++j) py[j] = y[j], ps[j] = sc[j], pt[j] = sh[j];
+        for (int j = nc; j < 32; ++j) py[j] = ps[j] = pt[j] = 0.0f;
+        affine32(py, ps, pt, 1, &word);
+      }
+      bits[c0 >> 5] |= word;
       return;
     }
     for (int j = 0; j < nc; ++j) {
@@ -545,7 +556,9 @@ static inline void epilogue(const bnn_epilogue* e, bnn_pack_affine_fn affine32, 
   }
 }
 
-static void bconv_row(void* vctx, int row) {
+/* One output row: the inner kernel over its pixels, then the output transform and epilogue. An
+ * always-inline body, compiled once per x86 ISA below so that the transform uses its vectors. */
+static inline __attribute__((always_inline)) void bconv_row_body(void* vctx, int row) {
   const bconv_job* job = (const bconv_job*)vctx;
   const bnn_epilogue* e = job->e;
   const bnn_bconv* op = job->op;
@@ -627,6 +640,24 @@ static void bconv_row(void* vctx, int row) {
   }
 }
 
+static void bconv_row(void* vctx, int row) { bconv_row_body(vctx, row); }
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void bconv_row_avx2(void* vctx, int row) { bconv_row_body(vctx, row); }
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2"))) static void bconv_row_avx512(void* vctx, int row) {
+  bconv_row_body(vctx, row);
+}
+#endif
+
+static bnn_task_fn row_for(int isa) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case BNN_ISA_AVX2: return bconv_row_avx2;
+    case BNN_ISA_AVX512: return bconv_row_avx512;
+#endif
+    default: return bconv_row;
+  }
+}
+
 static void bconv_run(const bnn_bconv* op, const int32_t* input, void* output, const bnn_epilogue* e,
                       int threads);
 
@@ -658,7 +689,7 @@ static void bconv_run(const bnn_bconv* op, const int32_t* input, void* output, c
   const double bmacs = (double)s->batch * s->out_h * s->out_w * s->out_c * op->K;
   const int useful = (int)(bmacs / BNN_MIN_BMACS_PER_THREAD);
   if (threads > useful) threads = useful < 1 ? 1 : useful;
-  bnn_parallel_for(s->batch * s->out_h, threads, bconv_row, &job);
+  bnn_parallel_for(s->batch * s->out_h, threads, op->row, &job);
 }
 
 /* ------------------------------------------------------------------ quantize / dequantize */
