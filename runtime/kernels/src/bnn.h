@@ -161,6 +161,8 @@ void bnn_parallel_for(int n, int threads, bnn_task_fn fn, void* ctx);
 typedef void (*bnn_parallelize_1d_fn)(void* pool, void (*task)(void*, size_t), void* ctx, size_t range,
                                       uint32_t flags);
 void bnn_use_pool(void* pool, bnn_parallelize_1d_fn parallelize);
+/* Binary MACs a convolution needs per thread to be split (lower on XNNPACK's spinning workers). */
+double bnn_min_work_per_thread(void);
 
 /* Memory hooks (malloc/free by default; the Android build provides its own). */
 void* bnn_alloc(size_t bytes);

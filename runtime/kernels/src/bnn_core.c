@@ -203,8 +203,14 @@ bnn_tile_fn bnn_tile_for(int isa) {
 }
 
 /* ------------------------------------------------------------------ thread pool */
+/* Binary MACs worth a thread: waking the tiny pool's sleeping helper costs tens of microseconds
+ * (~30 us of AVX-512 work); XNNPACK's workers, which the delegate shares, spin between ops and
+ * join within a microsecond or two (2 threads: 1.75x faster than 1 with 1e6, 1.2x with 3e7). */
 #ifndef BNN_MIN_BMACS_PER_THREAD
-#define BNN_MIN_BMACS_PER_THREAD 3.0e7 /* ~30 us of AVX-512 work */
+#define BNN_MIN_BMACS_PER_THREAD 3.0e7
+#endif
+#ifndef BNN_MIN_BMACS_PER_SHARED_THREAD
+#define BNN_MIN_BMACS_PER_SHARED_THREAD 1.0e6
 #endif
 #if defined(BNN_NO_THREADS)
 void bnn_parallel_for(int n, int threads, bnn_task_fn fn, void* ctx) {
@@ -212,6 +218,7 @@ void bnn_parallel_for(int n, int threads, bnn_task_fn fn, void* ctx) {
   for (int i = 0; i < n; ++i) fn(ctx, i);
 }
 void bnn_use_pool(void* pool, bnn_parallelize_1d_fn parallelize) { (void)pool, (void)parallelize; }
+double bnn_min_work_per_thread(void) { return BNN_MIN_BMACS_PER_THREAD; }
 #else
 static _Thread_local void* ext_pool = 0;
 static _Thread_local bnn_parallelize_1d_fn ext_parallelize = 0;
@@ -219,6 +226,10 @@ static _Thread_local bnn_parallelize_1d_fn ext_parallelize = 0;
 void bnn_use_pool(void* pool, bnn_parallelize_1d_fn parallelize) {
   ext_pool = pool && parallelize ? pool : 0;
   ext_parallelize = pool ? parallelize : 0;
+}
+
+double bnn_min_work_per_thread(void) {
+  return ext_pool ? BNN_MIN_BMACS_PER_SHARED_THREAD : BNN_MIN_BMACS_PER_THREAD;
 }
 
 typedef struct {
@@ -684,10 +695,9 @@ static void bconv_run(const bnn_bconv* op, const int32_t* input, void* output, c
     in = op->padded;
   }
   bconv_job job = {op, in, output, e};
-  /* Waking helpers costs tens of microseconds (and competes with XNNPACK's own workers):
-   * split only convolutions with enough work per thread. */
+  /* split only convolutions with enough work per thread */
   const double bmacs = (double)s->batch * s->out_h * s->out_w * s->out_c * op->K;
-  const int useful = (int)(bmacs / BNN_MIN_BMACS_PER_THREAD);
+  const int useful = (int)(bmacs / bnn_min_work_per_thread());
   if (threads > useful) threads = useful < 1 ? 1 : useful;
   bnn_parallel_for(s->batch * s->out_h, threads, op->row, &job);
 }
