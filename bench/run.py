@@ -161,16 +161,7 @@ def run(args) -> dict:
             configs.append(("float", ["--model", str(float_tfl), "--backend", "tflite", "--threads", str(th)]))
         if float_onnx and importable("onnxruntime"):
             configs.append(("float", ["--model", str(float_onnx), "--backend", "onnxruntime", "--threads", str(th)]))
-    rows = []
-    for kind, cfg in configs:
-        extra = ["--reps", str(reps), "--warmup", str(warm)]
-        if args.e2e and cfg[3] in ("tflite",) and cfg[cfg.index("--threads") + 1] == str(threads[0]):
-            extra += ["--e2e", str(args.e2e)]
-        r = _worker(cfg + extra)
-        r["kind"] = kind
-        rows.append(r)
-        print(f"  {r.get('backend', cfg[3]):>14} {kind:6} threads={cfg[cfg.index('--threads') + 1]} "
-              + (f"median {r['median_ms']:.2f} ms" if "median_ms" in r else f"error: {r['error']}"), flush=True)
+    rows = _measure(configs, args, reps, warm, threads[0])
     peaks = {"binary_macs_per_s": kernels.peak("binary") if ok else 0.0,
              "float_macs_per_s": kernels.peak("float") if ok else 0.0}
     if ok and isa.startswith("avx512"):
@@ -231,7 +222,8 @@ def run(args) -> dict:
         live_q = live.quality(binary, "tflite" if ok else "auto")
     return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu_info(),
             "versions": _versions(), "kernels_isa": why if ok else None, "quick": bool(args.quick),
-            "reps": reps, "threads": threads, "peaks": peaks, "rows": rows, "accuracy": acc, "notes": notes,
+            "reps": reps, "rounds": args.rounds or (1 if args.quick else 3), "threads": threads, "peaks": peaks,
+            "rows": rows, "accuracy": acc, "notes": notes,
             "live": live_q,
             "command": "make bench" + (" QUICK=1" if args.quick else "")}
 
@@ -241,6 +233,35 @@ def _binary_peak(peaks: dict, r: dict) -> float:
     if r.get("kernels") == "avx2" and "binary_macs_per_s_avx2" in peaks:
         return peaks["binary_macs_per_s_avx2"]
     return peaks.get("binary_macs_per_s", 0.0)
+
+
+def _measure(configs: list, args, reps: int, warm: int, first_threads: int) -> list[dict]:
+    """Each configuration in its own process, in ``args.rounds`` round-robin rounds of
+    ``reps / rounds`` timed runs (the latencies pooled): a machine that slows down or speeds up
+    during the run (shared hosts do) biases every row alike instead of the rows measured last.
+    The profile and the live fps come from the first round."""
+    rounds = args.rounds or (1 if args.quick else 3)
+    per = max(1, -(-reps // rounds))
+    rows: list = [None] * len(configs)
+    for rnd in range(rounds):
+        for i, (kind, cfg) in enumerate(configs):
+            th = int(cfg[cfg.index("--threads") + 1])
+            extra = ["--reps", str(per), "--warmup", str(warm)]
+            if rnd == 0 and args.e2e and cfg[3] == "tflite" and th == first_threads:
+                extra += ["--e2e", str(args.e2e)]
+            r = _worker([c for c in cfg if rnd == 0 or c != "--profile"] + extra)
+            r["kind"] = kind
+            if rows[i] is None:
+                rows[i] = r
+            elif "latency_ms" in r and "latency_ms" in rows[i]:  # else the first round's error stands
+                rows[i]["latency_ms"] += r["latency_ms"]
+                rows[i]["peak_rss_mb"] = max(rows[i]["peak_rss_mb"], r["peak_rss_mb"])
+    for r, (kind, cfg) in zip(rows, configs):
+        if "latency_ms" in r:
+            r.update(median_ms=float(np.median(r["latency_ms"])), p90_ms=float(np.percentile(r["latency_ms"], 90)))
+        print(f"  {r.get('backend', cfg[3]):>14} {kind:6} threads={cfg[cfg.index('--threads') + 1]} "
+              + (f"median {r['median_ms']:.2f} ms" if "median_ms" in r else f"error: {r['error']}"), flush=True)
+    return rows
 
 
 def _row_name(r: dict) -> str:
@@ -296,7 +317,8 @@ def markdown(res: dict) -> str:
     c = res["cpu"]
     lines = [f"# Benchmarks ({'quick' if res['quick'] else 'full'} run)", "",
              f"`{res['command']}` on {c['model']} ({c['machine']}, {c['cores']} cores; flags: "
-             f"{', '.join(c['flags']) or 'n/a'}), {res['date']}; {res['reps']} timed runs per row after warm-up.",
+             f"{', '.join(c['flags']) or 'n/a'}), {res['date']}; {res['reps']} timed runs per row after warm-up, in "
+             f"{res.get('rounds', 1)} round-robin round(s) over the rows.",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()) + ".", "",
              "| model / runtime | threads | median ms | p90 ms | vs project kernels | fraction of peak "
              "| peak RSS MB | size KiB | live fps |",
@@ -413,6 +435,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=str(PRETRAINED / "face.tflite"), help="binary .tflite (with sidecar)")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--reps", type=int, default=0, help="timed runs per row (default 60, quick 10)")
+    p.add_argument("--rounds", type=int, default=0, help="round-robin rounds the runs are split into (default 3, "
+                   "quick 1)")
     p.add_argument("--quick", action="store_true", help="few repetitions, 20 faces for accuracy")
     p.add_argument("--data", default=None, help="labelled faces for accuracy (default: ../shared/data val split)")
     p.add_argument("--limit", type=int, default=0, help="at most N faces for accuracy")
