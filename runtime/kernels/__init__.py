@@ -67,8 +67,8 @@ def load(path: str | Path | None = None) -> ctypes.CDLL:
     lib.bnn_delegate_create.restype = ctypes.c_void_p
     lib.bnn_delegate_delete.argtypes = [ctypes.c_void_p]
     lib.bnn_delegate_fused.argtypes = [ctypes.c_void_p, ctypes.c_int]
-    lib.bnn_delegate_use_pool.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     lib.bnn_delegate_fused.restype = ctypes.c_int
+    lib.bnn_delegate_use_pool.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     if path is None:
         _LIB = lib
     return lib
@@ -135,7 +135,10 @@ def peak(kind: str = "binary", seconds: float = 0.3, isa: str | None = None) -> 
         try:
             return peak(kind, seconds)
         finally:
-            os.environ.pop("BNN_ISA") if saved is None else os.environ.__setitem__("BNN_ISA", saved)
+            if saved is None:
+                del os.environ["BNN_ISA"]
+            else:
+                os.environ["BNN_ISA"] = saved
     lib = load()
     fn = lib.bnn_peak_bmacs if kind == "binary" else lib.bnn_peak_fmacs
     fn.argtypes = [ctypes.c_long]
@@ -265,12 +268,10 @@ def interpreter(model_content: bytes, num_threads: int = 1):
     """A ``tflite_runtime`` interpreter that runs LCE ops with these kernels and their fusing
     delegate, float ops on XNNPACK, both on XNNPACK's ``num_threads`` workers (tensors allocated)."""
     try:
-        from tflite_runtime.interpreter import InterpreterWithCustomOps
+        from tflite_runtime.interpreter import InterpreterWithCustomOps, OpResolverType
     except ImportError as e:
         raise KernelError(f"tflite-runtime is not installed ({e}); pip install {TFLITE_RUNTIME} "
                           f"(CPython <= 3.11; elsewhere the TFLite C API: pip install {LITERT_LM_API})") from None
-
-    from tflite_runtime.interpreter import OpResolverType
 
     fuse, xnnpack = FusingDelegate(model_content), XNNPackDelegate(num_threads)
     fuse.use_pool(xnnpack)
