@@ -273,13 +273,19 @@ def interpreter(model_content: bytes, num_threads: int = 1):
         raise KernelError(f"tflite-runtime is not installed ({e}); pip install {TFLITE_RUNTIME} "
                           f"(CPython <= 3.11; elsewhere the TFLite C API: pip install {LITERT_LM_API})") from None
 
-    fuse, xnnpack = FusingDelegate(model_content), XNNPackDelegate(num_threads)
-    fuse.use_pool(xnnpack)
+    fuse = FusingDelegate(model_content)
+    try:
+        xnnpack = XNNPackDelegate(num_threads)
+        fuse.use_pool(xnnpack)
+    except (AttributeError, KernelError):  # a build that hides these: its default XNNPACK, pools apart
+        xnnpack = None
     # the fusing delegate first (it claims ops XNNPACK would take), then XNNPACK as the
     # interpreter would have added it by default
-    it = InterpreterWithCustomOps(custom_op_registerers=[registerer()], model_content=model_content,
-                                  num_threads=int(num_threads), experimental_delegates=[fuse, xnnpack],
-                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it = InterpreterWithCustomOps(
+        custom_op_registerers=[registerer()], model_content=model_content, num_threads=int(num_threads),
+        experimental_delegates=[fuse, xnnpack] if xnnpack else [fuse],
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if xnnpack
+        else OpResolverType.AUTO)
     it.allocate_tensors()
     return it
 

@@ -84,6 +84,26 @@ def test_off_switch_and_unreadable_model_bytes_claim_nothing(monkeypatch):
         assert sum(d.fused().values()) == 0
 
 
+def test_without_an_exported_xnnpack_the_interpreter_keeps_its_default(monkeypatch):
+    """A tflite-runtime build that hides the XNNPACK C functions: its own default XNNPACK, the
+    kernels on their own pool, the same outputs."""
+    ok, why = kernels_available("tflite")
+    if not ok:
+        pytest.skip(why)
+    model = SHIPPED[0].read_bytes()
+    x = np.random.default_rng(4).normal(0, 1, read_model(model).tensors[read_model(model).inputs[0]].shape)
+    x = x.astype(np.float32)
+    want = kernels.run(model, x, 2, "tflite")
+
+    def hidden(threads):
+        raise AttributeError("TfLiteXNNPackDelegateCreate")
+
+    monkeypatch.setattr(kernels, "XNNPackDelegate", hidden)
+    got = kernels.run(model, x, 2, "tflite")
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
 # ---------------------------------------------------------------- small LCE models built here
 @functools.cache
 def _model(case: str) -> bytes:
