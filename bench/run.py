@@ -161,7 +161,8 @@ def run(args) -> dict:
             configs.append(("float", ["--model", str(float_tfl), "--backend", "tflite", "--threads", str(th)]))
         if float_onnx and importable("onnxruntime"):
             configs.append(("float", ["--model", str(float_onnx), "--backend", "onnxruntime", "--threads", str(th)]))
-    rows = _measure(configs, args, reps, warm, threads[0])
+    rounds = args.rounds or (1 if args.quick else 3)
+    rows = _measure(configs, args, reps, rounds, warm, threads[0])
     peaks = {"binary_macs_per_s": kernels.peak("binary") if ok else 0.0,
              "float_macs_per_s": kernels.peak("float") if ok else 0.0}
     if ok and isa.startswith("avx512"):
@@ -222,7 +223,7 @@ def run(args) -> dict:
         live_q = live.quality(binary, "tflite" if ok else "auto")
     return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu_info(),
             "versions": _versions(), "kernels_isa": why if ok else None, "quick": bool(args.quick),
-            "reps": reps, "rounds": args.rounds or (1 if args.quick else 3), "threads": threads, "peaks": peaks,
+            "reps": reps, "rounds": rounds, "threads": threads, "peaks": peaks,
             "rows": rows, "accuracy": acc, "notes": notes,
             "live": live_q,
             "command": "make bench" + (" QUICK=1" if args.quick else "")}
@@ -235,12 +236,11 @@ def _binary_peak(peaks: dict, r: dict) -> float:
     return peaks.get("binary_macs_per_s", 0.0)
 
 
-def _measure(configs: list, args, reps: int, warm: int, first_threads: int) -> list[dict]:
-    """Each configuration in its own process, in ``args.rounds`` round-robin rounds of
+def _measure(configs: list, args, reps: int, rounds: int, warm: int, first_threads: int) -> list[dict]:
+    """Each configuration in its own process, in ``rounds`` round-robin rounds of
     ``reps / rounds`` timed runs (the latencies pooled): a machine that slows down or speeds up
     during the run (shared hosts do) biases every row alike instead of the rows measured last.
     The profile and the live fps come from the first round."""
-    rounds = args.rounds or (1 if args.quick else 3)
     per = max(1, -(-reps // rounds))
     rows: list = [None] * len(configs)
     for rnd in range(rounds):
