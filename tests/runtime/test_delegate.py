@@ -15,14 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "runtime" / "pretrained").glob("*.tflite"))
 
 
-@pytest.fixture(params=["tflite", "litert"])
-def via(request):
-    ok, why = kernels_available(request.param)
-    if not ok:
-        pytest.skip(why)
-    return request.param
-
-
 def _fused_counts(model: bytes) -> dict[str, int]:
     """What the delegate claimed in a tflite-runtime interpreter of ``model``."""
     ok, why = kernels_available("tflite")

@@ -15,22 +15,10 @@ import numpy as np
 import pytest
 
 from runtime import kernels
-from runtime.backends import kernels_available
 
 ROOT = Path(__file__).resolve().parents[2]
 PRETRAINED = ROOT / "runtime" / "pretrained"
 SEEDS = range(12)
-
-
-@pytest.fixture(params=["tflite", "litert"])
-def via(request):
-    """The interpreter the kernels are registered with."""
-    ok, why = kernels_available(request.param)
-    if not ok:
-        pytest.skip(why)
-    return request.param
-
-
 
 
 def _isas() -> list[str]:

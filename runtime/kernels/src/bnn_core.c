@@ -712,6 +712,8 @@ typedef struct {
   bnn_pack_affine_fn affine32;
 } pack_job;
 
+/* Float rows, or (scale set) float rows through x * scale + shift, the product and the sum each
+ * rounded (bnn_pack_affine). */
 static void pack_float_task(void* vctx, int i) {
   const pack_job* j = (const pack_job*)vctx;
   const int p0 = i * j->rows_per_task;
@@ -720,31 +722,18 @@ static void pack_float_task(void* vctx, int i) {
   for (int p = p0; p < p1; ++p) {
     const float* x = (const float*)j->in + (size_t)p * j->channels;
     int32_t* o = j->out + (size_t)p * j->words;
-    j->pack32(x, full, (uint32_t*)o);
-    if (full < j->words) { /* last, partial word */
-      uint32_t v = 0;
-      const int c0 = full * 32, n = j->channels - c0;
-      for (int k = 0; k < n; ++k) v |= (uint32_t)(x[c0 + k] < 0.0f) << k;
-      o[full] = (int32_t)v;
-    }
-  }
-}
-
-static void pack_affine_task(void* vctx, int i) {
-  const pack_job* j = (const pack_job*)vctx;
-  const int p0 = i * j->rows_per_task;
-  const int p1 = p0 + j->rows_per_task < j->pixels ? p0 + j->rows_per_task : j->pixels;
-  const int full = j->channels / 32;
-  for (int p = p0; p < p1; ++p) {
-    const float* x = (const float*)j->in + (size_t)p * j->channels;
-    int32_t* o = j->out + (size_t)p * j->words;
-    j->affine32(x, j->scale, j->shift, full, (uint32_t*)o);
+    if (j->scale) j->affine32(x, j->scale, j->shift, full, (uint32_t*)o);
+    else j->pack32(x, full, (uint32_t*)o);
     if (full < j->words) { /* last, partial word */
       uint32_t v = 0;
       const int c0 = full * 32, n = j->channels - c0;
       for (int k = 0; k < n; ++k) {
-        const float m = x[c0 + k] * j->scale[c0 + k];
-        v |= (uint32_t)(m + j->shift[c0 + k] < 0.0f) << k;
+        float y = x[c0 + k];
+        if (j->scale) {
+          const float m = y * j->scale[c0 + k];
+          y = m + j->shift[c0 + k];
+        }
+        v |= (uint32_t)(y < 0.0f) << k;
       }
       o[full] = (int32_t)v;
     }
@@ -777,7 +766,7 @@ void bnn_pack_affine(const float* in, int pixels, int channels, const float* sca
                      int32_t* out, int threads, int isa) {
   pack_job j = {in,  channels, (channels + 31) / 32, 0, 256, pixels, out, pack_for(isa),
                 scale, shift, pack_affine_for(isa)};
-  bnn_parallel_for((pixels + 255) / 256, threads, pack_affine_task, &j);
+  bnn_parallel_for((pixels + 255) / 256, threads, pack_float_task, &j);
 }
 
 void bnn_pack_float(const float* in, int pixels, int channels, int32_t* out, int threads, int isa) {
