@@ -38,6 +38,11 @@ class Config:
     block: str = "hierarchical"  # "hierarchical" | "bottleneck"
     binary: bool = True
     scaled_weights: bool = True  # per-output-channel mean|W| scale on binary weights
+    # Activation on each binary conv's output: "none" (the 2017 paper) or "prelu" (per-channel
+    # PReLU, alpha 0.25 at init; Bulat et al. 2019, "Improved training of binary networks for human
+    # pose estimation and image recognition", https://arxiv.org/abs/1904.05868). Real units keep
+    # their pre-activation ReLU and ignore it.
+    conv_act: str = "none"
     crop_scale: float = 1.5
     heatmap_sigma: float = 1.0
     decode_method: str = "quarter"
@@ -45,6 +50,8 @@ class Config:
     def __post_init__(self):
         if self.block not in ("hierarchical", "bottleneck"):
             raise ValueError(f"block must be 'hierarchical' or 'bottleneck', got {self.block!r}")
+        if self.conv_act not in ("none", "prelu"):
+            raise ValueError(f"conv_act must be 'none' or 'prelu', got {self.conv_act!r}")
         if self.keypoints not in KEYPOINT_SETS:
             raise ValueError(f"unknown keypoint set {self.keypoints!r}; known: {sorted(KEYPOINT_SETS)}")
         if self.width % 4 or self.width < 16:

@@ -23,6 +23,7 @@ layers = tf.keras.layers
 
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
+PRELU_INIT = 0.25  # PyTorch's nn.PReLU default, as in Bulat et al. 2019
 
 
 class WeightsError(ValueError):
@@ -48,10 +49,14 @@ def _real_conv(x, filters, kernel, *, name, use_bias=False):
 
 
 def _unit(x, filters, kernel, cfg: Config, name):
-    """Pre-activation conv unit: BN -> sign -> bconv (binary) or BN -> ReLU -> conv (real)."""
+    """Pre-activation conv unit: BN -> sign -> bconv [-> PReLU] (binary) or BN -> ReLU -> conv (real)."""
     x = _bn(x, f"{name}_bn")
     if cfg.binary:
-        return _binary_conv(x, filters, kernel, scaled=cfg.scaled_weights, name=f"{name}_bconv")
+        x = _binary_conv(x, filters, kernel, scaled=cfg.scaled_weights, name=f"{name}_bconv")
+        if cfg.conv_act == "prelu":
+            x = layers.PReLU(alpha_initializer=tf.keras.initializers.Constant(PRELU_INIT), shared_axes=[1, 2],
+                             name=f"{name}_prelu")(x)
+        return x
     x = layers.ReLU(name=f"{name}_relu")(x)
     return _real_conv(x, filters, kernel, name=f"{name}_conv")
 

@@ -10,6 +10,7 @@ same layer name, computing the same function:
   ``|x| > 1``) -> pad with +1 ("same", ``pad_values=1.0``) -> conv with ``magnitude_aware_sign``
   weights (per output channel mean ``|W|`` times sign(W), the scale without gradient); latent
   weights clipped to [-1, 1] after each step (``weight_clip``);
+* binary unit with ``conv_act="prelu"``: the conv's output through a per-channel PReLU;
 * real unit: BN -> ReLU -> conv, zero "same" padding;
 * the stem's 7x7/2 "same" conv pads 2 before and 3 after (TensorFlow's rule on even inputs).
 
@@ -31,6 +32,7 @@ from models.weights import check_covers
 
 BN_MOMENTUM = 0.1  # torch convention; Keras momentum 0.9 in models.hourglass
 BN_EPSILON = 1e-5
+PRELU_INIT = 0.25  # models.hourglass.PRELU_INIT
 
 
 class _SteSign(torch.autograd.Function):
@@ -113,6 +115,8 @@ class TorchHourglass(nn.Module):
         self.layers[f"{name}_bn"] = self._bn_mod(cin)
         if self.cfg.binary:
             self.layers[f"{name}_bconv"] = BinaryConv(cin, cout, k, scaled=self.cfg.scaled_weights)
+            if self.cfg.conv_act == "prelu":
+                self.layers[f"{name}_prelu"] = nn.PReLU(cout, init=PRELU_INIT)
         else:
             self.layers[f"{name}_conv"] = nn.Conv2d(cin, cout, k, padding=k // 2, bias=False)
 
@@ -147,7 +151,8 @@ class TorchHourglass(nn.Module):
     def _unit(self, x, name):
         x = self.layers[f"{name}_bn"](x)
         if self.cfg.binary:
-            return self.layers[f"{name}_bconv"](x)
+            x = self.layers[f"{name}_bconv"](x)
+            return self.layers[f"{name}_prelu"](x) if self.cfg.conv_act == "prelu" else x
         return self.layers[f"{name}_conv"](F.relu(x))
 
     def _block(self, x, name):
@@ -202,6 +207,8 @@ def keras_weights(net: TorchHourglass) -> dict[str, np.ndarray]:
             out[f"{name}/0"] = m.weight.detach().cpu().permute(2, 3, 1, 0).numpy().astype(np.float32)
             if m.bias is not None:
                 out[f"{name}/1"] = m.bias.detach().cpu().numpy().astype(np.float32)
+        elif isinstance(m, nn.PReLU):  # Keras PReLU(shared_axes=[1, 2]) alpha: (1, 1, C)
+            out[f"{name}/0"] = m.weight.detach().cpu().numpy().astype(np.float32).reshape(1, 1, -1)
         else:
             for i, t in enumerate((m.weight, m.bias, m.running_mean, m.running_var)):
                 out[f"{name}/{i}"] = t.detach().cpu().numpy().astype(np.float32)
@@ -225,6 +232,8 @@ def load_keras_weights(net: TorchHourglass, weights: dict[str, np.ndarray]) -> T
                 m.weight.copy_(torch.from_numpy(np.ascontiguousarray(k.transpose(3, 2, 0, 1))))
                 if m.bias is not None:
                     m.bias.copy_(torch.from_numpy(np.asarray(weights[f"{name}/1"], np.float32)))
+            elif isinstance(m, nn.PReLU):
+                m.weight.copy_(torch.from_numpy(np.asarray(weights[f"{name}/0"], np.float32).reshape(-1)))
             else:
                 for i, t in enumerate((m.weight, m.bias, m.running_mean, m.running_var)):
                     t.copy_(torch.from_numpy(np.asarray(weights[f"{name}/{i}"], np.float32)))

@@ -197,12 +197,12 @@ def registerer():
 class FusingDelegate:
     """The kernels' delegate for one interpreter of ``model`` (``src/bnn_delegate.c``): the float
     tail between binary convolutions in fewer passes, with the same numbers. A binary
-    convolution's output epilogue computes the next batch norm + sign (MUL -> ADD -> LceQuantize)
-    and writes into its slice of the block output (CONCATENATION -> residual ADD); what is left of
-    those patterns runs as one pass each. tflite-runtime takes it in ``experimental_delegates``;
-    ``BNN_FUSE=0`` turns it off."""
+    convolution's output epilogue applies a PRELU that only it reads, computes the next batch
+    norm + sign (MUL -> ADD -> LceQuantize) and writes into its slice of the block output
+    (CONCATENATION -> residual ADD); what is left of those patterns runs as one pass each.
+    tflite-runtime takes it in ``experimental_delegates``; ``BNN_FUSE=0`` turns it off."""
 
-    KINDS = {"bn_sign": 0, "concat_add": 1, "bconv": 2, "bconv_sign": 3}
+    KINDS = {"bn_sign": 0, "concat_add": 1, "bconv": 2, "bconv_sign": 3, "bconv_prelu": 4}
 
     def __init__(self, model: bytes):
         self._lib = load()
@@ -219,7 +219,8 @@ class FusingDelegate:
 
     def fused(self) -> dict[str, int]:
         """How many units of each kind the delegate runs in its interpreter: ``bn_sign`` and
-        ``concat_add`` passes, ``bconv`` convolutions, ``bconv_sign`` of them with a folded sign."""
+        ``concat_add`` passes, ``bconv`` convolutions, ``bconv_sign`` of them with a folded sign,
+        ``bconv_prelu`` of them with a folded PRELU."""
         return {k: self._lib.bnn_delegate_fused(self._ptr, v) for k, v in self.KINDS.items()}
 
     def __del__(self):  # tflite-runtime drops its interpreter before its delegates

@@ -30,9 +30,10 @@ def _randomise(weights, rng):
     return out
 
 
-@pytest.mark.parametrize("name,stacks", [("pose-lsp-real", 2), ("pose-lsp", 1), ("pose-lsp", 2)])
-def test_torch_mirror_matches_keras(name, stacks):
-    cfg = _small(name, stacks=stacks)
+@pytest.mark.parametrize("name,stacks,act", [("pose-lsp-real", 2, "none"), ("pose-lsp", 1, "none"),
+                                              ("pose-lsp", 2, "none"), ("pose-lsp", 1, "prelu")])
+def test_torch_mirror_matches_keras(name, stacks, act):
+    cfg = _small(name, stacks=stacks).replace(conv_act=act)
     rng = np.random.default_rng(0)
     tf.keras.backend.clear_session()
     keras = build_model(config=cfg, intermediate_outputs=True)

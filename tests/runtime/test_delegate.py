@@ -58,6 +58,7 @@ def test_the_whole_float_tail_of_the_shipped_models_is_claimed(path):
     assert fused["bconv"] == ops.count("LceBconv2d")
     assert fused["bn_sign"] + fused["bconv_sign"] == ops.count("LceQuantize")
     assert fused["concat_add"] == ops.count("CONCATENATION") > 0
+    assert fused["bconv_prelu"] == ops.count("PRELU")
 
 
 def test_off_switch_and_unreadable_model_bytes_claim_nothing(monkeypatch):
@@ -114,25 +115,35 @@ def _model(case: str) -> bytes:
     bn = _bn(tf, x_in, rng)  # nothing to fold it into: MUL -> ADD before the binary conv's sign
     a = _qconv(tf, lq, bn, filters=24, kernel=3, seed=1)
     b = _qconv(tf, lq, bn, filters=16, kernel=1, seed=2)
+    b_raw = b
+    if case.startswith("prelu"):  # per-channel slopes of both signs after each convolution
+        def prelu(y, seed):
+            alpha = np.random.default_rng(seed).normal(0, 0.5, (1, 1, y.shape[-1]))
+            return tf.keras.layers.PReLU(shared_axes=[1, 2], alpha_initializer=tf.keras.initializers.Constant(alpha))(y)
+        a, b = prelu(a, 3), prelu(b, 4)
     cat = tf.keras.layers.Concatenate()([a, b])
     # "split": the residual comes from a float op on a binary output, so TFLite puts the
     # concatenation and the add into different partitions of the delegate
     residual = tf.keras.layers.Conv2D(40, 1)(a) if case == "split" else x_in
     out = tf.keras.layers.Add()([cat, residual])
-    outputs = {"plain": [out], "bn_out": [out, bn], "concat_out": [out, cat], "split": [out]}[case]
+    outputs = {"plain": [out], "bn_out": [out, bn], "concat_out": [out, cat], "split": [out], "prelu": [out],
+               "prelu_in_out": [out, b_raw]}[case]
     return bytes(lce.convert_keras_model(tf.keras.Model(x_in, outputs)))
 
 
 # the converter gives the two binary convolutions one shared sign: MUL, ADD, LceQuantize, 2 x
 # LceBconv2d, CONCATENATION, ADD
-@pytest.mark.parametrize("case,want", [("plain", {"bn_sign": 1, "concat_add": 1, "bconv": 2, "bconv_sign": 0}),
-                                       ("bn_out", {"bn_sign": 0, "concat_add": 1, "bconv": 2, "bconv_sign": 0}),
-                                       ("concat_out", {"bn_sign": 1, "concat_add": 0, "bconv": 2,
-                                                       "bconv_sign": 0}),
-                                       ("split", {"bn_sign": 1, "concat_add": 0, "bconv": 2, "bconv_sign": 0})])
+@pytest.mark.parametrize("case,want", [("plain", {"bn_sign": 1, "concat_add": 1, "bconv": 2}),
+                                       ("bn_out", {"bn_sign": 0, "concat_add": 1, "bconv": 2}),
+                                       ("concat_out", {"bn_sign": 1, "concat_add": 0, "bconv": 2}),
+                                       ("split", {"bn_sign": 1, "concat_add": 0, "bconv": 2}),
+                                       ("prelu", {"bn_sign": 1, "concat_add": 1, "bconv": 2, "bconv_prelu": 2}),
+                                       # a convolution's output that is also a model output keeps its PRELU apart
+                                       ("prelu_in_out", {"bn_sign": 1, "concat_add": 1, "bconv": 2,
+                                                         "bconv_prelu": 1})])
 def test_model_outputs_and_split_patterns_are_never_fused(case, want, via, monkeypatch):
     model = _model(case)
-    assert _fused_counts(model) == want
+    assert _fused_counts(model) == {"bconv_sign": 0, "bconv_prelu": 0, **want}
     x = np.random.default_rng(8).normal(0, 2, (1, 9, 7, 40)).astype(np.float32)
     x[0, 0, 0, :] = -0.0
     _same_with_and_without(model, x, via, monkeypatch)

@@ -105,13 +105,16 @@ void bnn_pack32_affine_avx512(const float* in, const float* scale, const float* 
 void bnn_pack32_affine_neon(const float* in, const float* scale, const float* shift, int n32, uint32_t* out);
 #endif
 
-/* Where a float-output convolution puts y [pixels][out_c] (bnn_bconv_run_epilogue), any of:
+/* Where a float-output convolution puts y [pixels][out_c] (bnn_bconv_run_epilogue). With `alpha`
+ * ([out_c]), y is first PRELU(y, alpha) (y where its sign bit is clear, else y * alpha, as
+ * XNNPACK's PRELU computes it). Then any of:
  *   y:    y[p * y_stride + c] = y                                 (NULL: y not written)
  *   sum:  sum[p * sum_stride + c] = y + residual[p * sum_stride + c]  (residual NULL: = y); both
  *         point at the channel offset of this convolution in a wider tensor (a concatenation)
  *   bits: bit c of pixel p's ceil(out_c / 32) words = y * scale[c] + shift[c] < 0
  *         (MUL -> ADD -> LceQuantize of y, rounded as TFLite rounds them) */
 typedef struct {
+  const float* alpha;
   float* y;
   int y_stride;
   float* sum;

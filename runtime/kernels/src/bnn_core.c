@@ -624,6 +624,10 @@ static inline __attribute__((always_inline)) void bconv_row_body(void* vctx, int
             if (fix)
               for (int j = 0; j < nc; ++j)
                 y[j] += op->corr_mul[c0 + j] * (float)padded_tap_sum(op, oy, ox, c0 + j);
+            if (e && e->alpha) {
+              const float* restrict al = e->alpha + c0;
+              for (int j = 0; j < nc; ++j) y[j] = __builtin_signbit(y[j]) ? y[j] * al[j] : y[j];
+            }
             if (!e) {
               float* restrict o = (float*)job->out + opix * s->out_c + c0;
               for (int j = 0; j < nc; ++j) o[j] = y[j];

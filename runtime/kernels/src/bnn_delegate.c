@@ -9,9 +9,10 @@
  *   UNIT_BN_SIGN     MUL -> ADD -> LceQuantize as one pass (bnn_pack_affine)
  *   UNIT_CONCAT_ADD  CONCATENATION -> ADD as one pass (bnn_concat_add)
  *   UNIT_BCONV       an LceBconv2d (the project's kernel) whose output epilogue does its readers'
- *                    work: the sign of the next batch norm as bits, and y (+ residual) straight
- *                    into its slice of the block output; y itself is written only if something
- *                    else reads it.
+ *                    work: a PRELU that is its only reader (y is then the PRELU's output), the
+ *                    sign of the next batch norm as bits, and y (+ residual) straight into its
+ *                    slice of the block output; y itself is written only if something else
+ *                    reads it.
  * Every float operation rounds as the TFLite op it replaces (a product and a sum each rounded,
  * no FMA), so the outputs are bit for bit those of the plain model, which stays the LCE
  * flatbuffer. Intermediate tensors that are model outputs (read from the flatbuffer by
@@ -35,12 +36,13 @@ enum { UNIT_BN_SIGN = 0, UNIT_CONCAT_ADD = 1, UNIT_BCONV = 2 };
 /* A unit: the nodes it replaces and the tensors it reads and writes (-1: none). */
 typedef struct {
   int kind;
-  int nodes[4], n_nodes; /* the first is where the unit runs in the plan */
+  int nodes[6], n_nodes; /* the first is where the unit runs in the plan */
   int in[UNIT_MAX_IN], n_in; /* BN_SIGN: x; CONCAT_ADD: the parts; BCONV: its 5 node inputs */
   int scale, shift;          /* BN_SIGN, and a BCONV's folded batch norm + sign: constants */
   int residual;              /* CONCAT_ADD */
   int out;                   /* BN_SIGN: bits; CONCAT_ADD: the sum; BCONV: y */
   int bits;                  /* BCONV: its folded sign's bits */
+  int alpha;                 /* BCONV: the folded PRELU's slopes (a constant), or -1 */
   int cat_node, part;        /* BCONV: y is input `part` of this CONCATENATION node (of a CONCAT_ADD) */
   const char* options;       /* BCONV: the node's custom options (in the model's bytes) */
   int options_size;
@@ -121,6 +123,7 @@ typedef struct {
   fused_unit u;
   int channels;            /* BN_SIGN: of x; CONCAT_ADD: of the sum; BCONV: of y */
   float *scale, *shift;    /* [channels], read in the first Prepare */
+  float* alpha;            /* BCONV with a PRELU: [channels], read in the first Prepare */
   int part_c[UNIT_MAX_IN]; /* CONCAT_ADD: channels and offset of each part, and how it gets there */
   int part_off[UNIT_MAX_IN];
   int part_mode[UNIT_MAX_IN];
@@ -157,6 +160,7 @@ static void fused_free(TfLiteContext* ctx, void* p) {
     unit_state* us = &f->s[i];
     bnn_free(us->scale);
     bnn_free(us->shift);
+    bnn_free(us->alpha);
     bnn_free(us->own[0]);
     bnn_free(us->own[1]);
     bnn_free(us->node_in);
@@ -311,8 +315,12 @@ static TfLiteStatus prepare_bconv(TfLiteContext* ctx, unit_state* us) {
   ENSURE(bnn_bconv_prepared(us->bconv), "fused convolutions read bit-packed input");
   const TfLiteTensor* y = &ctx->tensors[us->u.out];
   ENSURE(y->type == kTfLiteFloat32, "fused convolutions write float32");
-  ENSURE(!us->scale || last_dim(y) == us->channels, "output channels changed");
+  ENSURE(!us->channels || last_dim(y) == us->channels, "output channels changed");
   us->channels = last_dim(y);
+  if (us->u.alpha >= 0 && !us->alpha) {
+    us->alpha = const_channels(&ctx->tensors[us->u.alpha], us->channels);
+    ENSURE(us->alpha, "PRELU slopes must be float32 constants of [channels] or [1]");
+  }
   return us->u.bits >= 0 ? prepare_sign(ctx, us, y, us->u.bits) : kTfLiteOk;
 }
 
@@ -370,6 +378,7 @@ static TfLiteStatus invoke_bconv(TfLiteContext* ctx, const fused_data* f, int i,
   const int c = us->channels;
   bnn_epilogue e;
   memset(&e, 0, sizeof(e));
+  e.alpha = us->alpha;
   const int32_t* in = (const int32_t*)data_of(ctx, f, i - 1, us->u.in[0], in_words * 4);
   ENSURE(in, "unallocated tensor");
   if (us->write_y) {
@@ -526,7 +535,7 @@ static int match_bn_sign(const TfLiteContext* ctx, const graph_view* g, int q, f
   const int64_t ns = checked_count(&ctx->tensors[scale], 0), nb = checked_count(&ctx->tensors[shift], 0);
   if ((ns != 1 && ns != last_dim(tx)) || (nb != 1 && nb != last_dim(tx))) return 0;
   memset(u, 0, sizeof(*u));
-  *u = (fused_unit){UNIT_BN_SIGN, {mul, add, q}, 3, {x}, 1, scale, shift, -1, qn->outputs->data[0], -1, -1, -1, 0, 0};
+  *u = (fused_unit){UNIT_BN_SIGN, {mul, add, q}, 3, {x}, 1, scale, shift, -1, qn->outputs->data[0], -1, -1, -1, -1, 0, 0};
   return 1;
 }
 
@@ -546,7 +555,7 @@ static int match_concat_add(const TfLiteContext* ctx, const graph_view* g, int c
       (axis != -1 && axis != tc->dims->size - 1) || tc->type != kTfLiteFloat32 ||
       ctx->tensors[r].type != kTfLiteFloat32 || !same_dims(tc, &ctx->tensors[r]) || !same_dims(tc, &ctx->tensors[sum]))
     return 0;
-  *u = (fused_unit){UNIT_CONCAT_ADD, {cat, add}, 2, {0}, cn->inputs->size, -1, -1, r, sum, -1, -1, -1, 0, 0};
+  *u = (fused_unit){UNIT_CONCAT_ADD, {cat, add}, 2, {0}, cn->inputs->size, -1, -1, r, sum, -1, -1, -1, -1, 0, 0};
   for (int i = 0; i < cn->inputs->size; ++i) {
     const int y = cn->inputs->data[i];
     if (!valid_tensor(g, y) || is_const(ctx, y) || ctx->tensors[y].type != kTfLiteFloat32 ||
@@ -557,14 +566,31 @@ static int match_concat_add(const TfLiteContext* ctx, const graph_view* g, int c
   return 1;
 }
 
-/* An LceBconv2d reading bit-packed input and writing float y, at node b; folds in the batch norm
- * + sign that reads y (if one does) and notes the concatenation + add that y is part of. */
+/* PRELU(y, alpha) at node r with constant alpha of [C] or [1, 1, C] (per channel, as Keras'
+ * PReLU(shared_axes=[1, 2]) converts): its output, or -1. */
+static int match_prelu(const TfLiteContext* ctx, const graph_view* g, int r, int y, int* alpha) {
+  const TfLiteNode* n = r >= 0 ? g->node[r] : 0;
+  if (!n || !g->reg[r] || g->reg[r]->builtin_code != kTfLiteBuiltinPrelu || g->taken[r] || !n->inputs ||
+      n->inputs->size != 2 || n->inputs->data[0] != y || !n->outputs || n->outputs->size != 1)
+    return -1;
+  const int a = n->inputs->data[1], out = n->outputs->data[0];
+  if (!is_const(ctx, a) || !valid_tensor(g, out) || !same_dims(&ctx->tensors[y], &ctx->tensors[out]) ||
+      ctx->tensors[out].type != kTfLiteFloat32 || checked_count(&ctx->tensors[a], 0) != last_dim(&ctx->tensors[y]))
+    return -1;
+  *alpha = a;
+  return out;
+}
+
+/* An LceBconv2d reading bit-packed input and writing float y, at node b; folds in a PRELU that is
+ * y's only reader (y is then its output), the batch norm + sign that reads y (if one does) and
+ * notes the concatenation + add that y is part of. */
 static int match_bconv(const TfLiteContext* ctx, const graph_view* g, int b, fused_unit* u) {
   const TfLiteNode* bn = g->node[b];
   if (!bn || !is_custom(g->reg[b], "LceBconv2d") || !bn->inputs || bn->inputs->size != 5 || !bn->outputs ||
       bn->outputs->size != 1 || !bn->custom_initial_data || bn->custom_initial_data_size <= 0)
     return 0;
-  const int in = bn->inputs->data[0], y = bn->outputs->data[0];
+  const int in = bn->inputs->data[0];
+  int y = bn->outputs->data[0];
   if (!valid_tensor(g, in) || !valid_tensor(g, y) || ctx->tensors[in].type != kTfLiteInt32 ||
       ctx->tensors[y].type != kTfLiteFloat32 || checked_count(&ctx->tensors[y], 4) <= 0)
     return 0;
@@ -575,9 +601,15 @@ static int match_bconv(const TfLiteContext* ctx, const graph_view* g, int b, fus
   u->n_in = 5;
   for (int k = 0; k < 5; ++k) u->in[k] = bn->inputs->data[k];
   u->out = y;
-  u->bits = u->scale = u->shift = u->residual = u->cat_node = u->part = -1;
+  u->bits = u->scale = u->shift = u->residual = u->cat_node = u->part = u->alpha = -1;
   u->options = (const char*)bn->custom_initial_data;
   u->options_size = bn->custom_initial_data_size;
+  const int pr = sole_reader(g, y), py = match_prelu(ctx, g, pr, y, &u->alpha);
+  if (py >= 0) {
+    u->nodes[u->n_nodes++] = pr;
+    u->out = py;
+  }
+  y = u->out;
   for (int i = 0; i < g->plan->size; ++i) { /* y's readers */
     const int r = g->plan->data[i];
     const TfLiteNode* rn = g->node[r];
@@ -731,7 +763,7 @@ static TfLiteStatus delegate_prepare(TfLiteContext* ctx, TfLiteDelegate* base) {
   g.plan = plan;
   bnn_free(d->units);
   d->units = (fused_unit*)bnn_alloc(sizeof(fused_unit) * (size_t)(plan->size + 1));
-  TfLiteIntArray* claim = (TfLiteIntArray*)bnn_alloc(sizeof(int) * (size_t)(4 * plan->size + 1));
+  TfLiteIntArray* claim = (TfLiteIntArray*)bnn_alloc(sizeof(int) * (size_t)(6 * plan->size + 1));
   TfLiteStatus st = kTfLiteError;
   const int graph = d->units && claim ? read_graph(ctx, d, plan, &g) : -1;
   if (graph >= 0) {
@@ -785,12 +817,16 @@ BNN_API void bnn_delegate_use_pool(TfLiteDelegate* base, void* pool, void* paral
 }
 
 /* Units claimed by the delegate's last Prepare, of `kind` (0: batch norm + sign, 1: concatenation
- * + add, 2: binary convolution, 3: binary convolution with a batch norm + sign folded in); 0 when
- * it fused nothing. */
+ * + add, 2: binary convolution, 3: binary convolution with a batch norm + sign folded in, 4: binary
+ * convolution with a PRELU folded in); 0 when it fused nothing. */
 BNN_API int bnn_delegate_fused(const TfLiteDelegate* base, int kind) {
   const bnn_delegate* d = (const bnn_delegate*)base;
   int n = 0;
-  for (int i = 0; d && i < d->n_units; ++i)
-    n += kind == 3 ? d->units[i].kind == UNIT_BCONV && d->units[i].bits >= 0 : d->units[i].kind == kind;
+  for (int i = 0; d && i < d->n_units; ++i) {
+    const fused_unit* u = &d->units[i];
+    n += kind == 3   ? u->kind == UNIT_BCONV && u->bits >= 0
+         : kind == 4 ? u->kind == UNIT_BCONV && u->alpha >= 0
+                     : u->kind == kind;
+  }
   return n;
 }

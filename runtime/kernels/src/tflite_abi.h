@@ -154,7 +154,8 @@ typedef TfLiteStatus (*bnn_preview_fn)(TfLiteContext*, const TfLiteIntArray* nod
                                        TfLiteDelegateParams** partitions, int* n_partitions);
 
 /* Builtin operator codes (schema.fbs) the delegate matches. */
-enum { kTfLiteBuiltinAdd = 0, kTfLiteBuiltinConcatenation = 2, kTfLiteBuiltinMul = 18, kTfLiteBuiltinCustom = 32 };
+enum { kTfLiteBuiltinAdd = 0, kTfLiteBuiltinConcatenation = 2, kTfLiteBuiltinMul = 18, kTfLiteBuiltinCustom = 32,
+       kTfLiteBuiltinPrelu = 54 };
 /* TfLiteTensor.allocation_type of constant (model-owned) data */
 enum { kTfLiteMmapRo = 1 };
 
