@@ -47,6 +47,9 @@ void bnn_tile_ref(BNN_TILE_ARGS);
 #if defined(__x86_64__)
 void bnn_tile_avx2(BNN_TILE_ARGS);
 void bnn_tile_avx512(BNN_TILE_ARGS);
+/* The same for tiles of at most 16 channels: acc's channels 16 .. 31 are not written. */
+void bnn_tile16_avx2(BNN_TILE_ARGS);
+void bnn_tile16_avx512(BNN_TILE_ARGS);
 #endif
 #if defined(__aarch64__)
 void bnn_tile_neon(BNN_TILE_ARGS);
@@ -123,6 +126,29 @@ typedef struct {
   const float *scale, *shift;
   int32_t* bits;
 } bnn_epilogue;
+/* The float output transform and epilogue of one inner-kernel block, vectorized per x86 ISA:
+ * acc [np][BNN_TILE] (popcounts) of channels c0 .. c0 + nc -> y = float(clamp(2 * acc)) * mul +
+ * bias (LCE's arithmetic, see bconv_row_body), then with `e` its epilogue (bits ORed into word
+ * c0 / 32 of each pixel's `out_words` in `bits`; c0 a multiple of 32), without it y into
+ * out[p * out_stride + j]. One-padded convolutions only (no zero-padding correction). */
+typedef struct {
+  const int32_t* acc;
+  int np, nc, c0;
+  size_t opix0; /* the block's first output pixel */
+  const float *mul, *bias; /* at c0 */
+  int32_t x_min, x_max;
+  const bnn_epilogue* e;
+  float* out;
+  int out_stride;
+  uint32_t* bits;
+  int out_words;
+} bnn_epi_args;
+typedef void (*bnn_epi_fn)(const bnn_epi_args* a);
+#if defined(__x86_64__)
+void bnn_epi_avx2(const bnn_epi_args* a);   /* nc a multiple of 8 */
+void bnn_epi_avx512(const bnn_epi_args* a); /* any nc */
+#endif
+
 /* -1 unless the convolution was created with float output. */
 int bnn_bconv_run_epilogue(const bnn_bconv* op, const int32_t* input, const bnn_epilogue* e, int threads);
 
@@ -154,6 +180,7 @@ BNN_API const char* bnn_isa_name(int isa);
 /* BNN_ISA env var (ref, avx2, avx512, neon) overrides the choice, for tests and benchmarks. */
 int bnn_selected_isa(void);
 bnn_tile_fn bnn_tile_for(int isa);
+bnn_tile_fn bnn_tile16_for(int isa); /* for tiles of at most 16 channels */
 
 /* Tiny thread pool: run fn(ctx, i) for i in [0, n) on up to `threads` threads. */
 typedef void (*bnn_task_fn)(void* ctx, int i);

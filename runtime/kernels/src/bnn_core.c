@@ -202,6 +202,16 @@ bnn_tile_fn bnn_tile_for(int isa) {
   }
 }
 
+bnn_tile_fn bnn_tile16_for(int isa) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case BNN_ISA_AVX2: return bnn_tile16_avx2;
+    case BNN_ISA_AVX512: return bnn_tile16_avx512;
+#endif
+    default: return bnn_tile_for(isa);
+  }
+}
+
 /* ------------------------------------------------------------------ thread pool */
 /* Binary MACs worth a thread: waking the tiny pool's sleeping helper costs tens of microseconds
  * (~30 us of AVX-512 work); XNNPACK's workers, which the delegate shares, spin between ops and
@@ -343,8 +353,10 @@ struct bnn_bconv {
   bnn_bconv_shape s;
   int isa;
   bnn_tile_fn tile;
+  bnn_tile_fn tile16; /* for tiles of at most 16 channels */
   bnn_pack_affine_fn affine32; /* the float epilogue's sign */
   bnn_task_fn row;             /* bconv_row compiled for the ISA */
+  bnn_epi_fn epi;              /* the ISA's float transform + epilogue, or NULL */
   int taps, wpg, cpg, tiles_per_group, K;
   int planes;         /* 1, or 2 for AVX2: each weight word as its low and high nibbles (bnn_x86.c) */
   int hp, wp, pad_bottom, pad_right; /* padded input: hp x wp pixels, one-padding (bits 0) */
@@ -408,8 +420,12 @@ bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
   op->s = *s;
   op->isa = isa;
   op->tile = bnn_tile_for(isa);
+  op->tile16 = bnn_tile16_for(isa);
   op->affine32 = pack_affine_for(isa);
   op->row = row_for(isa);
+#if defined(__x86_64__)
+  op->epi = isa == BNN_ISA_AVX512 ? bnn_epi_avx512 : isa == BNN_ISA_AVX2 ? bnn_epi_avx2 : 0;
+#endif
   op->taps = s->k_h * s->k_w;
   op->wpg = s->in_words / s->groups;
   op->cpg = s->out_c / s->groups;
@@ -593,12 +609,19 @@ static inline __attribute__((always_inline)) void bconv_row_body(void* vctx, int
       for (int tile = 0; tile < op->tiles_per_group; ++tile) {
         const uint32_t* wt =
             op->w + ((size_t)(g * op->tiles_per_group + tile) * taps * op->wpg * op->planes) * BNN_TILE;
-        op->tile(base + g * op->wpg, pix_step, op->tap_off, np, taps, op->wpg, wt, acc);
         const int c0 = g * op->cpg + tile * BNN_TILE;
         const int nc = op->cpg - tile * BNN_TILE < BNN_TILE ? op->cpg - tile * BNN_TILE : BNN_TILE;
+        (nc <= 16 ? op->tile16 : op->tile)(base + g * op->wpg, pix_step, op->tap_off, np, taps, op->wpg, wt, acc);
         const float* restrict mul = op->mul + c0;
         const float* restrict bias = op->bias + c0;
         const int32_t x_min = op->x_min, x_max = op->x_max;
+        if (op->epi && s->out_kind == BNN_OUT_FLOAT && !s->zero_padding && !(c0 & 31) &&
+            (op->isa == BNN_ISA_AVX512 || !(nc & 7))) {
+          const bnn_epi_args ea = {acc, np, nc, c0, out_pix0 + ox0, mul, bias, x_min, x_max, e,
+                                   e ? 0 : (float*)job->out + c0, s->out_c, bits, out_words};
+          op->epi(&ea);
+          continue;
+        }
         for (int p = 0; p < np; ++p) {
           const int32_t* restrict a = acc + p * BNN_TILE;
           const size_t opix = out_pix0 + ox0 + p;

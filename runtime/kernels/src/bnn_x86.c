@@ -6,7 +6,10 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-__attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) void bnn_tile_avx512(BNN_TILE_ARGS) {
+/* `halves` 16-channel vectors of the tile: 2, or 1 for a tile of at most 16 channels (the
+ * others' accumulators are left as they were). */
+__attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) static inline __attribute__((always_inline)) void
+tile_avx512(BNN_TILE_ARGS, const int halves) {
   __m512i a[BNN_MAXP][2];
   const uint32_t* ip[BNN_MAXP];
 #pragma GCC unroll 8
@@ -17,19 +20,26 @@ __attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) void bnn_tile_avx512
     const uint32_t* wt = w + (size_t)t * words * BNN_TILE;
     for (int k = 0; k < words; ++k) {
       const __m512i w0 = _mm512_loadu_si512((const void*)(wt + k * BNN_TILE));
-      const __m512i w1 = _mm512_loadu_si512((const void*)(wt + k * BNN_TILE + 16));
+      const __m512i w1 = halves > 1 ? _mm512_loadu_si512((const void*)(wt + k * BNN_TILE + 16)) : w0;
 #pragma GCC unroll 8
       for (int p = 0; p < BNN_MAXP; ++p) {
         const __m512i b = _mm512_set1_epi32((int)ip[p][k]);
         a[p][0] = _mm512_add_epi32(a[p][0], _mm512_popcnt_epi32(_mm512_xor_si512(b, w0)));
-        a[p][1] = _mm512_add_epi32(a[p][1], _mm512_popcnt_epi32(_mm512_xor_si512(b, w1)));
+        if (halves > 1) a[p][1] = _mm512_add_epi32(a[p][1], _mm512_popcnt_epi32(_mm512_xor_si512(b, w1)));
       }
     }
   }
   for (int p = 0; p < np; ++p) {
     _mm512_storeu_si512((void*)(acc + p * BNN_TILE), a[p][0]);
-    _mm512_storeu_si512((void*)(acc + p * BNN_TILE + 16), a[p][1]);
+    if (halves > 1) _mm512_storeu_si512((void*)(acc + p * BNN_TILE + 16), a[p][1]);
   }
+}
+
+__attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) void bnn_tile_avx512(BNN_TILE_ARGS) {
+  tile_avx512(base, pix_step, tap_off, np, taps, words, w, acc, 2);
+}
+__attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) void bnn_tile16_avx512(BNN_TILE_ARGS) {
+  tile_avx512(base, pix_step, tap_off, np, taps, words, w, acc, 1);
 }
 
 /* AVX2 has no vector popcount: count nibbles with a shuffle table into byte counters, and widen
@@ -44,12 +54,14 @@ __attribute__((target("avx2"))) static inline __m256i widen_bytes(__m256i bytes)
   return _mm256_madd_epi16(_mm256_maddubs_epi16(bytes, ones8), ones16);
 }
 
-__attribute__((target("avx2"))) void bnn_tile_avx2(BNN_TILE_ARGS) {
+/* `quarters` 8-channel vectors of the tile: 4, or 2 for a tile of at most 16 channels. */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void tile_avx2(BNN_TILE_ARGS,
+                                                                                          const int quarters) {
   const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
                                        1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
   for (int p = 0; p < np; ++p) {
     __m256i a32[4], a8[4];
-    for (int r = 0; r < 4; ++r) a32[r] = a8[r] = _mm256_setzero_si256();
+    for (int r = 0; r < quarters; ++r) a32[r] = a8[r] = _mm256_setzero_si256();
     int pending = 0;
     for (int t = 0; t < taps; ++t) {
       const uint32_t* ip = base + p * pix_step + tap_off[t];
@@ -59,14 +71,14 @@ __attribute__((target("avx2"))) void bnn_tile_avx2(BNN_TILE_ARGS) {
         const __m256i hi = _mm256_set1_epi32((int)((ip[k] >> 4) & 0x0f0f0f0fu));
         const uint32_t* wk = wt + (size_t)k * 2 * BNN_TILE;
 #pragma GCC unroll 4
-        for (int r = 0; r < 4; ++r) {
+        for (int r = 0; r < quarters; ++r) {
           const __m256i cl = _mm256_shuffle_epi8(lut, _mm256_xor_si256(lo, _mm256_loadu_si256((const __m256i*)(wk + 8 * r))));
           const __m256i ch =
               _mm256_shuffle_epi8(lut, _mm256_xor_si256(hi, _mm256_loadu_si256((const __m256i*)(wk + BNN_TILE + 8 * r))));
           a8[r] = _mm256_add_epi8(a8[r], _mm256_add_epi8(cl, ch));
         }
         if (++pending == 31) {
-          for (int r = 0; r < 4; ++r) {
+          for (int r = 0; r < quarters; ++r) {
             a32[r] = _mm256_add_epi32(a32[r], widen_bytes(a8[r]));
             a8[r] = _mm256_setzero_si256();
           }
@@ -74,8 +86,84 @@ __attribute__((target("avx2"))) void bnn_tile_avx2(BNN_TILE_ARGS) {
         }
       }
     }
-    for (int r = 0; r < 4; ++r)
+    for (int r = 0; r < quarters; ++r)
       _mm256_storeu_si256((__m256i*)(acc + p * BNN_TILE + 8 * r), _mm256_add_epi32(a32[r], widen_bytes(a8[r])));
+  }
+}
+
+__attribute__((target("avx2"))) void bnn_tile_avx2(BNN_TILE_ARGS) {
+  tile_avx2(base, pix_step, tap_off, np, taps, words, w, acc, 4);
+}
+__attribute__((target("avx2"))) void bnn_tile16_avx2(BNN_TILE_ARGS) {
+  tile_avx2(base, pix_step, tap_off, np, taps, words, w, acc, 2);
+}
+
+/* bnn_epi_args' transform + epilogue, 16 channels per vector; the float operations one by one as
+ * the scalar code does them (no FMA), the PRELU on lanes whose sign bit is set. */
+__attribute__((target("avx512f,avx512dq"))) void bnn_epi_avx512(const bnn_epi_args* a) {
+  const bnn_epilogue* e = a->e;
+  const __m512i lo = _mm512_set1_epi32(a->x_min), hi = _mm512_set1_epi32(a->x_max);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int p = 0; p < a->np; ++p) {
+    const size_t opix = a->opix0 + p;
+    uint32_t word = 0;
+    for (int h = 0; 16 * h < a->nc; ++h) {
+      const int j = 16 * h, c = a->c0 + j;
+      const __mmask16 m = a->nc - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (a->nc - j)) - 1);
+      __m512i x2 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, a->acc + p * BNN_TILE + j), 1);
+      x2 = _mm512_min_epi32(_mm512_max_epi32(x2, lo), hi);
+      __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(x2), _mm512_maskz_loadu_ps(m, a->mul + j)),
+                               _mm512_maskz_loadu_ps(m, a->bias + j));
+      if (!e) {
+        _mm512_mask_storeu_ps(a->out + opix * (size_t)a->out_stride + j, m, y);
+        continue;
+      }
+      if (e->alpha) y = _mm512_mask_mul_ps(y, _mm512_movepi32_mask(_mm512_castps_si512(y)), y,
+                                           _mm512_maskz_loadu_ps(m, e->alpha + c));
+      if (e->y) _mm512_mask_storeu_ps(e->y + opix * (size_t)e->y_stride + c, m, y);
+      if (e->sum) {
+        const size_t o = opix * (size_t)e->sum_stride + c;
+        _mm512_mask_storeu_ps(e->sum + o, m, e->residual ? _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, e->residual + o)) : y);
+      }
+      if (e->bits) {
+        const __m512 t = _mm512_add_ps(_mm512_mul_ps(y, _mm512_maskz_loadu_ps(m, e->scale + c)),
+                                       _mm512_maskz_loadu_ps(m, e->shift + c));
+        word |= (uint32_t)(_mm512_cmp_ps_mask(t, zero, _CMP_LT_OQ) & m) << j;
+      }
+    }
+    if (e && e->bits) a->bits[p * a->out_words + (a->c0 >> 5)] |= word;
+  }
+}
+
+__attribute__((target("avx2"))) void bnn_epi_avx2(const bnn_epi_args* a) {
+  const bnn_epilogue* e = a->e;
+  const __m256i lo = _mm256_set1_epi32(a->x_min), hi = _mm256_set1_epi32(a->x_max);
+  const __m256 zero = _mm256_setzero_ps();
+  for (int p = 0; p < a->np; ++p) {
+    const size_t opix = a->opix0 + p;
+    uint32_t word = 0;
+    for (int j = 0; j < a->nc; j += 8) {
+      const int c = a->c0 + j;
+      __m256i x2 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i*)(a->acc + p * BNN_TILE + j)), 1);
+      x2 = _mm256_min_epi32(_mm256_max_epi32(x2, lo), hi);
+      __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(x2), _mm256_loadu_ps(a->mul + j)),
+                               _mm256_loadu_ps(a->bias + j));
+      if (!e) {
+        _mm256_storeu_ps(a->out + opix * (size_t)a->out_stride + j, y);
+        continue;
+      }
+      if (e->alpha) y = _mm256_blendv_ps(y, _mm256_mul_ps(y, _mm256_loadu_ps(e->alpha + c)), y);
+      if (e->y) _mm256_storeu_ps(e->y + opix * (size_t)e->y_stride + c, y);
+      if (e->sum) {
+        const size_t o = opix * (size_t)e->sum_stride + c;
+        _mm256_storeu_ps(e->sum + o, e->residual ? _mm256_add_ps(y, _mm256_loadu_ps(e->residual + o)) : y);
+      }
+      if (e->bits) {
+        const __m256 t = _mm256_add_ps(_mm256_mul_ps(y, _mm256_loadu_ps(e->scale + c)), _mm256_loadu_ps(e->shift + c));
+        word |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(t, zero, _CMP_LT_OQ)) << j;
+      }
+    }
+    if (e && e->bits) a->bits[p * a->out_words + (a->c0 >> 5)] |= word;
   }
 }
 
