@@ -29,15 +29,18 @@ def _fused_counts(model: bytes) -> dict[str, int]:
     return d.fused()
 
 
-def _same_with_and_without(model: bytes, x: np.ndarray, via: str, monkeypatch) -> None:
-    for threads in (1, 2):
-        monkeypatch.setenv("BNN_FUSE", "0")
-        want = kernels.run(model, x, threads, via)
-        monkeypatch.delenv("BNN_FUSE")
-        got = kernels.run(model, x, threads, via)
-        assert len(got) == len(want)
-        for g, w in zip(got, want):
-            np.testing.assert_array_equal(g, w)
+def _same_with_and_without(model: bytes, x: np.ndarray, via: str, monkeypatch, isas=("",), isa_env=None) -> None:
+    for isa in isas:  # every inner kernel: each has its own vectorized epilogue
+        if isa_env:
+            isa_env(isa)
+        for threads in (1, 2):
+            monkeypatch.setenv("BNN_FUSE", "0")
+            want = kernels.run(model, x, threads, via)
+            monkeypatch.delenv("BNN_FUSE")
+            got = kernels.run(model, x, threads, via)
+            assert len(got) == len(want)
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g, w, err_msg=f"isa {isa or 'default'}, {threads} thread(s)")
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
@@ -141,9 +144,9 @@ def _model(case: str) -> bytes:
                                        # a convolution's output that is also a model output keeps its PRELU apart
                                        ("prelu_in_out", {"bn_sign": 1, "concat_add": 1, "bconv": 2,
                                                          "bconv_prelu": 1})])
-def test_model_outputs_and_split_patterns_are_never_fused(case, want, via, monkeypatch):
+def test_model_outputs_and_split_patterns_are_never_fused(case, want, via, monkeypatch, isas, isa_env):
     model = _model(case)
     assert _fused_counts(model) == {"bconv_sign": 0, "bconv_prelu": 0, **want}
     x = np.random.default_rng(8).normal(0, 2, (1, 9, 7, 40)).astype(np.float32)
     x[0, 0, 0, :] = -0.0
-    _same_with_and_without(model, x, via, monkeypatch)
+    _same_with_and_without(model, x, via, monkeypatch, isas, isa_env)

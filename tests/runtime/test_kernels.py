@@ -21,23 +21,6 @@ PRETRAINED = ROOT / "runtime" / "pretrained"
 SEEDS = range(12)
 
 
-def _isas() -> list[str]:
-    best = kernels.load().bnn_best_isa()
-    names = {0: ["ref"], 1: ["ref", "avx2"], 2: ["ref", "avx2", "avx512"], 3: ["ref", "neon"]}
-    return names[best]
-
-
-@pytest.fixture
-def isa_env(monkeypatch):
-    """Select an inner kernel by name for the interpreters created inside the test."""
-
-    def use(name):
-        monkeypatch.setenv("BNN_ISA", name)
-        assert kernels.isa().startswith(name)
-
-    return use
-
-
 @functools.cache
 def _case(seed: int, int8: bool):
     pytest.importorskip("larq_compute_engine")
@@ -50,9 +33,9 @@ def _case(seed: int, int8: bool):
 
 @pytest.mark.parametrize("int8", [False, True], ids=["float", "int8"])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_random_models_match_lce(seed, int8, isa_env, via):
+def test_random_models_match_lce(seed, int8, isa_env, isas, via):
     case, want = _case(seed, int8)
-    for isa in _isas():
+    for isa in isas:
         isa_env(isa)
         for threads in (1, 3):
             got = kernels.run(case.model, case.inputs, threads, via)
@@ -88,8 +71,8 @@ def test_random_models_cover_every_option():
     assert any(f % 32 for f in (layer["filters"] for layer in layers))  # channels not multiple of 32
 
 
-def test_self_test_on_every_isa(isa_env, via):
-    for isa in _isas():
+def test_self_test_on_every_isa(isa_env, isas, via):
+    for isa in isas:
         isa_env(isa)
         kernels._CHECKED.discard(via)
         kernels.self_test(via)
@@ -103,7 +86,7 @@ def test_self_test_model_covers_every_op():
 
 
 @pytest.mark.parametrize("path", sorted(PRETRAINED.glob("*.tflite")), ids=lambda p: p.name)
-def test_shipped_models_match_lce(path, isa_env, via):
+def test_shipped_models_match_lce(path, isa_env, isas, via):
     from runtime.backends import LCEBackend, binary_ops
 
     model = path.read_bytes()
@@ -115,7 +98,7 @@ def test_shipped_models_match_lce(path, isa_env, via):
         pytest.skip(f"LCE interpreter unavailable: {e}")
     x = np.random.default_rng(1).normal(0, 1, (2, *lce.input_shape[1:])).astype(np.float32)
     want = [lce.run(xi[None]) for xi in x]
-    for isa in _isas():
+    for isa in isas:
         isa_env(isa)
         for threads in (1, 2):
             for xi, w in zip(x, want):
