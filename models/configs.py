@@ -82,8 +82,16 @@ class Config:
             raise ValueError(f"unknown config keys {bad}; valid keys: {sorted(known)}")
         return dataclasses.replace(self, **overrides)
 
+    # Fields added after models were shipped: recorded only when not at their default, so that a
+    # model that does not use them keeps its converted bytes (the spec embeds this dict).
+    _RECORDED_WHEN_SET = ("conv_act",)
+
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        for k in self._RECORDED_WHEN_SET:
+            if d[k] == type(self).__dataclass_fields__[k].default:
+                del d[k]
+        return d
 
     def spec(self) -> ModelSpec:
         """The runtime's :class:`runtime.spec.ModelSpec` for this config."""

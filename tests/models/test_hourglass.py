@@ -67,6 +67,21 @@ def test_multi_stack_with_intermediate_outputs():
     assert [t.shape for t in y] == [(1, 16, 16, 68)] * 2
 
 
+def test_prelu_option_adds_one_prelu_per_binary_conv_and_is_recorded_only_when_set():
+    m = build_model(config=get_config("face", conv_act="prelu", width=32, input_size=64, depth=2))
+    prelus = [layer for layer in m.layers if isinstance(layer, tf.keras.layers.PReLU)]
+    qconvs = [layer for layer in m.layers if isinstance(layer, lq.layers.QuantConv2D)]
+    assert len(prelus) == len(qconvs) > 0
+    for p in prelus:  # fed by its binary conv, one slope per channel
+        assert isinstance(p.inbound_nodes[0].inbound_layers, lq.layers.QuantConv2D)
+        assert p.alpha.shape == (1, 1, p.input_shape[-1])
+    # a config without it has the dict (and so the converted bytes) it had before the option existed
+    assert "conv_act" not in get_config("face").to_dict()
+    assert get_config("face", conv_act="prelu").to_dict()["conv_act"] == "prelu"
+    with pytest.raises(ValueError, match="conv_act"):
+        get_config("face", conv_act="relu")
+
+
 def test_unknown_config_lists_valid_names():
     with pytest.raises(ValueError, match="choose one of: .*face"):
         get_config("nope")
