@@ -57,3 +57,28 @@ def test_bench_missing_model_is_one_line_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "bench", "--model", str(tmp_path / "nope.tflite")],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 2 and r.stderr.startswith("error: model") and len(r.stderr.splitlines()) == 1
+
+
+def test_paired_ab_alternates_and_imports_each_checkout_apart(tiny_face_tflite, tmp_path):
+    """bench.ab: both sides run the same number of times, in alternating order; a checkout's
+    kernels are imported under their own modules and the caller's ``runtime`` stays in place."""
+    from runtime.backends import kernels_available
+
+    ok, why = kernels_available()
+    if not ok:
+        pytest.skip(why)
+    import runtime
+    from bench import ab
+
+    calls = []
+    ta, tb = ab.paired(lambda: calls.append("a"), lambda: calls.append("b"), reps=4, warmup=1)
+    assert len(ta) == len(tb) == 4 and calls[2:] == ["a", "b", "b", "a", "a", "b", "b", "a"]
+    before = runtime.kernels
+    mine = ab._kernels_of(ROOT)
+    assert mine is not before and runtime.kernels is before
+    r = subprocess.run([sys.executable, "-m", "bench.ab", str(ROOT), str(ROOT), "--model", str(tiny_face_tflite),
+                        "--reps", "3"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert r.returncode == 0 and "A / B per pair: median" in r.stdout, r.stderr[-2000:]
+    r = subprocess.run([sys.executable, "-m", "bench.ab", str(tmp_path), str(ROOT)], capture_output=True, text=True,
+                       cwd=ROOT, timeout=600)
+    assert r.returncode != 0 and "neither a checkout" in r.stderr
