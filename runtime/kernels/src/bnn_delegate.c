@@ -319,7 +319,7 @@ static TfLiteStatus prepare_bconv(TfLiteContext* ctx, unit_state* us) {
   us->channels = last_dim(y);
   if (us->u.alpha >= 0 && !us->alpha) {
     us->alpha = const_channels(&ctx->tensors[us->u.alpha], us->channels);
-    ENSURE(us->alpha, "PRELU slopes must be float32 constants of [channels] or [1]");
+    ENSURE(us->alpha, "PRELU slopes must be float32 constants, one per channel");
   }
   return us->u.bits >= 0 ? prepare_sign(ctx, us, y, us->u.bits) : kTfLiteOk;
 }
