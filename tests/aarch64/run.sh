@@ -3,7 +3,9 @@
 # qemu-user-static, in two root filesystems, as a Raspberry Pi user meets them:
 #   bookworm  Debian 12 (Raspberry Pi OS 12), Python 3.11, tflite-runtime 2.14.0
 #   trixie    Debian 13 (Raspberry Pi OS 13), Python 3.13, the TFLite C API of litert-lm-api
-# (BNN_AARCH64_SUITES="bookworm" runs one). For each:
+# (BNN_AARCH64_SUITES="bookworm" runs one; the suites run side by side, each emulated process on
+# about one core, their logs in build/aarch64/<suite>.log; BNN_AARCH64_SERIAL=1 runs them one after
+# the other with the log on the terminal). For each:
 #   1. host tools (qemu-user-static, binfmt-support, debootstrap) and the qemu-aarch64 binfmt handler;
 #   2. an arm64 rootfs by debootstrap, cached in build/aarch64/<suite> (BNN_AARCH64_DIR);
 #   3. a venv there with requirements-runtime.txt, cached by the requirements' hash;
@@ -101,7 +103,27 @@ suite_run() {  # $1: suite
   log "$suite OK in $((SECONDS - t0)) s"
 }
 
-for suite in $SUITES; do
-  suite_run "$suite"
-done
+if [ -n "${BNN_AARCH64_SERIAL:-}" ] || [ "$(echo $SUITES | wc -w)" = 1 ]; then
+  for suite in $SUITES; do suite_run "$suite"; done
+else
+  # side by side: qemu runs each suite's pytest on about one core, and debootstrap/pip wait on the
+  # network, so two suites take about the time of the longer one
+  declare -A pids
+  for suite in $SUITES; do
+    log "$suite: started, log in $WORK/$suite.log"
+    (suite_run "$suite") >"$WORK/$suite.log" 2>&1 &
+    pids[$suite]=$!
+  done
+  failed=""
+  for suite in $SUITES; do
+    if wait "${pids[$suite]}"; then
+      grep -h '^\[test-aarch64\]' "$WORK/$suite.log" | tail -1
+    else
+      failed="$failed $suite"
+      echo "---- the end of $WORK/$suite.log ----" >&2
+      tail -40 "$WORK/$suite.log" >&2
+    fi
+  done
+  [ -z "$failed" ] || die "failed:$failed (logs: $WORK/<suite>.log)"
+fi
 log "OK ($SUITES)"
