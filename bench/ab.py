@@ -3,7 +3,9 @@
 ``python -m bench.ab A B [--model M] [--threads N] [--reps R]`` where A and B are each either a
 checkout of this repository (its ``runtime.kernels`` is imported under its own name, so two builds
 of the kernels run side by side) or ``onnx:PATH`` (that model on onnxruntime). The binary model
-``--model`` (default: the shipped face model) runs on each checkout's kernels; both sides are
+``--model`` (default: the shipped face model; ``--model-b`` gives side B another one, e.g. two
+model sizes on the same kernels: ``python -m bench.ab . . --model-b OTHER.tflite``) runs on each
+checkout's kernels; both sides are
 invoked alternately, A-B then B-A, so that the machine's drift hits both alike, and the median of
 the per-pair ratios is reported with its quartiles. ``BNN_ISA`` picks the inner kernel as usual.
 Between runs of ``make bench`` the same code can differ by 20 % here; paired ratios move far less.
@@ -74,6 +76,7 @@ def main(argv=None) -> int:
     p.add_argument("a", help="a checkout of this repository, or onnx:PATH")
     p.add_argument("b", help="a checkout of this repository, or onnx:PATH")
     p.add_argument("--model", default=str(ROOT / "runtime" / "pretrained" / "face.tflite"))
+    p.add_argument("--model-b", help="side B's binary model (default: --model; same input shape)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--reps", type=int, default=300)
     args = p.parse_args(argv)
@@ -83,7 +86,7 @@ def main(argv=None) -> int:
     info = read_model(model)
     x = np.random.default_rng(0).normal(0, 1, info.tensors[info.inputs[0]].shape).astype(np.float32)
     a = _side(args.a, model, args.threads, x)
-    b = _side(args.b, model, args.threads, x)
+    b = _side(args.b, Path(args.model_b).read_bytes() if args.model_b else model, args.threads, x)
     ta, tb = paired(a, b, args.reps)
     r = ta / tb
     print(f"A {np.median(ta):.3f} ms, B {np.median(tb):.3f} ms (medians, {args.reps} pairs, {args.threads} "

@@ -80,31 +80,47 @@ def _peer(args: list[str], timeout: int = 1800) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def twin_models(out: Path, notes: list[str]) -> tuple[Path | None, Path | None]:
-    """The real-valued twin as .tflite and .onnx: shipped ones, else converted into ``out``
-    (needs the training stack), else None with a note."""
-    tfl = PRETRAINED / "face-real.tflite"
-    onnx = PRETRAINED / "face-real.onnx"
-    if tfl.is_file() and onnx.is_file():
-        return tfl, onnx
-    out.mkdir(parents=True, exist_ok=True)
-    if not tfl.is_file():
-        tfl = out / "face-real.tflite"
-    if not onnx.is_file():
-        onnx = out / "face-real.onnx"
-    if tfl.is_file() and onnx.is_file():
-        return tfl, onnx
-    weights = ROOT / "models" / "pretrained" / "face-real.h5"
-    if not weights.is_file():
-        notes.append("float twin: no trained face-real weights (models/pretrained/face-real.h5); rows skipped")
-        return None, None
-    r = subprocess.run([sys.executable, "-m", "convert", "--model", "face-real", "--weights", str(weights),
-                        "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
-                       env={**os.environ, "PYTHONPATH": str(ROOT), "TF_USE_LEGACY_KERAS": "1"})
-    if r.returncode != 0:
-        notes.append(f"float twin: conversion failed ({(r.stderr.strip().splitlines() or ['?'])[-1]}); rows skipped")
-        return None, None
-    return (tfl if tfl.is_file() else None), (onnx if onnx.is_file() else None)
+def twin_models(binary: Path, out: Path, notes: list[str]) -> tuple[Path | None, Path | None, bool]:
+    """The real-valued twin of the binary model (same architecture, from its sidecar's config) as
+    .tflite and .onnx, and whether it is trained: the shipped ``face-real`` when it is that twin,
+    else converted into ``out/twin-<config hash>`` (needs the training stack), untrained when no
+    shipped weights fit (its rows then measure speed and size only); else None with a note."""
+    import hashlib
+
+    from models.configs import CONFIGS, Config, default_weights, named_weights_fit, real_twin
+    from runtime.spec import ModelSpec, sidecar_path
+
+    try:
+        cfg = Config(**ModelSpec.load(sidecar_path(binary)).config)
+    except (OSError, ValueError, TypeError) as e:
+        notes.append(f"float twin: {binary.name} has no readable config ({e}); rows skipped")
+        return None, None, False
+    if CONFIGS.get(cfg.name) != cfg:
+        notes.append(f"float twin: {binary.name}'s config is not the named config {cfg.name!r}; rows skipped")
+        return None, None, False
+    twin = real_twin(cfg)
+    weights = default_weights(twin.name)
+    trained = weights.is_file() and named_weights_fit(twin)
+    shipped = PRETRAINED / f"{twin.name}.tflite"
+    if trained and shipped.is_file() and shipped.with_suffix(".onnx").is_file():
+        return shipped, shipped.with_suffix(".onnx"), True
+    d = out / ("twin-" + hashlib.sha256(json.dumps([twin.to_dict(), trained]).encode()).hexdigest()[:12])
+    tfl, onnx = d / f"{twin.name}.tflite", d / f"{twin.name}.onnx"
+    if not (tfl.is_file() and onnx.is_file()):
+        # trained: the shipped twin's weights; else the binary model's conversion (its shipped
+        # weights: a random binary model fails the parity check) makes the twin, untrained
+        # (convert.cli gives a twin only the weights that fit it)
+        how = ["--model", twin.name, "--weights", str(weights)] if trained else ["--model", cfg.name]
+        r = subprocess.run([sys.executable, "-m", "convert", *how, "--out", str(d)], capture_output=True, text=True,
+                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "TF_USE_LEGACY_KERAS": "1"})
+        if r.returncode != 0:
+            why = (r.stderr.strip().splitlines() or ["?"])[-1]
+            notes.append(f"float twin: conversion failed ({why}); rows skipped")
+            return None, None, False
+    if not trained:
+        notes.append(f"float twin: {twin.name} at this model's architecture (width {twin.width}) has no trained "
+                     "weights: untrained, so its rows measure speed and size only (no accuracy row)")
+    return (tfl if tfl.is_file() else None), (onnx if onnx.is_file() else None), trained
 
 
 def accuracy(model: Path, backend: str, data: str | None, limit: int, notes: list[str]) -> dict | None:
@@ -139,7 +155,7 @@ def run(args) -> dict:
     ok, why = kernels_available()
     if not ok:
         notes.append(f"project kernels unavailable: {why}")
-    float_tfl, float_onnx = (None, None) if args.no_twin else twin_models(out, notes)
+    float_tfl, float_onnx, float_trained = (None, None, False) if args.no_twin else twin_models(binary, out, notes)
     reps, warm = (args.reps or (10 if args.quick else 60)), (2 if args.quick else 8)
     threads = [int(t) for t in args.threads.split(",")]
     configs = []
@@ -192,7 +208,7 @@ def run(args) -> dict:
             acc["binary"] = accuracy(binary, "tflite", args.data, limit, notes)
         elif importable("larq_compute_engine"):
             acc["binary"] = accuracy(binary, "lce", args.data, limit, notes)
-        if float_tfl:
+        if float_tfl and float_trained:
             acc["float"] = accuracy(float_tfl, "tflite", args.data, limit, notes)
     if not args.no_peers:
         limit = args.limit or (20 if args.quick else 0)

@@ -42,7 +42,7 @@ def _line(rep) -> str:
 
 
 def convert_one(name: str, args) -> dict:
-    from models.configs import get_config, real_twin
+    from models.configs import get_config, named_weights_fit, real_twin
 
     cfg = get_config(name)
     weights = None if args.random_init else Path(args.weights) if args.weights else default_weights(cfg.name)
@@ -57,10 +57,12 @@ def convert_one(name: str, args) -> dict:
     if cfg.binary and not args.no_twin:
         twin = real_twin(cfg)
         tw = default_weights(twin.name)
-        tw = tw if tw.exists() else None
+        tw = tw if tw.exists() and named_weights_fit(twin) else None
         reports.append(convert(twin, weights=tw, out_dir=args.out))
         if tw is None:
-            print(f"  note: no trained weights for {twin.name}; its twin is untrained (size/speed only)")
+            why = ("its shipped weights are for another architecture" if default_weights(twin.name).exists()
+                   else "no trained weights")
+            print(f"  note: {twin.name}: {why}; its twin is untrained (size/speed only)")
         if not args.no_onnx:
             reports.append(convert_onnx(twin, weights=tw, out_dir=args.out))
         if args.int8 and tw is None:

@@ -130,7 +130,8 @@ _BASES = {
     # Shipped defaults: edge size, trainable on 2 CPU cores. Their coarse 32x32 heatmaps are decoded
     # with the log-parabola refinement, measurably better than the quarter-pixel shift there (the
     # face model card compares both: `python -m convert.card --model face`).
-    "face": dict(task="face", keypoints="face68", input_size=128, width=128, crop_scale=1.5,
+    # `face` went from width 128 to 160 on 2026-12-01 (validation NME, docs/experiments.md).
+    "face": dict(task="face", keypoints="face68", input_size=128, width=160, crop_scale=1.5,
                  decode_method="parabola"),
     "pose-lsp": dict(task="pose", keypoints="lsp14", input_size=128, width=128, crop_scale=1.25,
                      decode_method="parabola"),
@@ -154,8 +155,13 @@ _VARIANTS = {
     "-real-bottleneck": dict(binary=False, block="bottleneck"),
 }
 
+# Named variants whose shipped weights were trained before their base changed: the name keeps the
+# architecture of its weights. ``real_twin(get_config("face"))`` is the same-architecture twin
+# (width 160, not trained yet); ``face-real`` is the shipped width-128 one.
+_PINNED = {"face-real": dict(width=128)}
+
 CONFIGS: dict[str, Config] = {
-    base + suffix: Config(name=base + suffix, **bkw, **vkw)
+    base + suffix: Config(name=base + suffix, **{**bkw, **_PINNED.get(base + suffix, {})}, **vkw)
     for base, bkw in _BASES.items()
     for suffix, vkw in _VARIANTS.items()
 }
@@ -177,10 +183,18 @@ def get_config(name: str | Config, **overrides) -> Config:
 
 
 def real_twin(cfg: Config) -> Config:
-    """The real-valued config with the same architecture and data convention as ``cfg``."""
+    """The real-valued config with the same architecture and data convention as ``cfg``. Its name
+    is the twin's (``face`` -> ``face-real``); a pinned name (``_PINNED``) may differ from it, and
+    :func:`named_weights_fit` says whether that name's shipped weights fit it."""
     name = cfg.name if not cfg.binary else (
         cfg.name.replace("-bottleneck", "-real-bottleneck") if cfg.block == "bottleneck" else cfg.name + "-real")
     return cfg.replace(name=name, binary=False)
+
+
+def named_weights_fit(cfg: Config) -> bool:
+    """Whether ``models/pretrained/<cfg.name>.h5`` (if any) was trained for exactly ``cfg``: a twin
+    made by :func:`real_twin` may carry the name of a pinned config of another architecture."""
+    return CONFIGS.get(cfg.name) == cfg
 
 
 def parse_overrides(items: list[str]) -> dict:

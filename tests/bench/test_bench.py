@@ -59,6 +59,16 @@ def test_bench_missing_model_is_one_line_error(tmp_path):
     assert r.returncode == 2 and r.stderr.startswith("error: model") and len(r.stderr.splitlines()) == 1
 
 
+def test_float_twin_is_only_the_same_architecture(tiny_face_tflite, tmp_path):
+    """bench's float twin follows the binary model's config: a model whose config is not a named
+    one gets no twin rows (and a note), instead of a twin of another architecture."""
+    from bench.run import twin_models
+
+    notes = []
+    assert twin_models(tiny_face_tflite, tmp_path, notes) == (None, None, False)
+    assert len(notes) == 1 and "not the named config" in notes[0] and not any(tmp_path.iterdir())
+
+
 def test_paired_ab_alternates_and_imports_each_checkout_apart(tiny_face_tflite, tmp_path):
     """bench.ab: both sides run the same number of times, in alternating order; a checkout's
     kernels are imported under their own modules and the caller's ``runtime`` stays in place."""
@@ -77,7 +87,8 @@ def test_paired_ab_alternates_and_imports_each_checkout_apart(tiny_face_tflite, 
     mine = ab._kernels_of(ROOT)
     assert mine is not before and runtime.kernels is before
     r = subprocess.run([sys.executable, "-m", "bench.ab", str(ROOT), str(ROOT), "--model", str(tiny_face_tflite),
-                        "--reps", "3"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+                        "--model-b", str(tiny_face_tflite), "--reps", "3"], capture_output=True, text=True, cwd=ROOT,
+                       timeout=600)
     assert r.returncode == 0 and "A / B per pair: median" in r.stdout, r.stderr[-2000:]
     r = subprocess.run([sys.executable, "-m", "bench.ab", str(tmp_path), str(ROOT)], capture_output=True, text=True,
                        cwd=ROOT, timeout=600)

@@ -41,9 +41,24 @@ def test_bottleneck_has_the_hierarchical_parameter_budget(cin, cout):
 
 
 def test_real_twin_has_no_binary_weights_and_same_shapes():
-    b, r = build_model(config="face"), build_model(config="face-real")
+    from models.configs import real_twin
+
+    b, r = build_model(config="face"), build_model(config=real_twin(get_config("face")))
     assert count_parameters(r)["binary"] == 0
     assert b.output_shape == r.output_shape == (None, 32, 32, 68)
+    assert sorted(tuple(w.shape) for w in b.weights if "kernel" in w.name) == sorted(
+        tuple(w.shape) for w in r.weights if "kernel" in w.name)
+
+
+def test_a_pinned_name_keeps_the_architecture_of_its_shipped_weights():
+    """``face`` moved to width 160; ``face-real`` names the shipped width-128 twin, so the
+    same-architecture twin of ``face`` is not the named config and gets no shipped weights."""
+    from models.configs import named_weights_fit, real_twin
+
+    twin = real_twin(get_config("face"))
+    assert (twin.name, twin.width, get_config("face-real").width) == ("face-real", 160, 128)
+    assert not named_weights_fit(twin)
+    assert named_weights_fit(get_config("face-real")) and named_weights_fit(real_twin(get_config("pose-lsp")))
 
 
 def test_every_binary_conv_reads_the_sign_of_a_batchnorm():

