@@ -114,12 +114,15 @@ def profile() -> list[dict]:
     return rows
 
 
+PASS_KINDS = ("bn_sign", "concat_add", "max_pool", "upsample_add")  # bnn_glue.h's BNN_PASS_*
+
+
 def profile_passes() -> dict[str, dict]:
-    """The fusing delegate's own passes since :func:`profile_zero`, per kind (``bn_sign``,
-    ``concat_add``): calls and seconds in all (the convolutions it runs are in :func:`profile`)."""
-    out = (ctypes.c_int64 * 4)()
+    """The fusing delegate's own passes since :func:`profile_zero`, per kind (:data:`PASS_KINDS`):
+    calls and seconds in all (the convolutions it runs are in :func:`profile`)."""
+    out = (ctypes.c_int64 * (2 * len(PASS_KINDS)))()
     load().bnn_profile_passes(out)
-    return {k: {"calls": out[2 * i + 1], "seconds": out[2 * i] / 1e9} for i, k in enumerate(("bn_sign", "concat_add"))}
+    return {k: {"calls": out[2 * i + 1], "seconds": out[2 * i] / 1e9} for i, k in enumerate(PASS_KINDS)}
 
 
 def peak(kind: str = "binary", seconds: float = 0.3, isa: str | None = None) -> float:
@@ -202,7 +205,8 @@ class FusingDelegate:
     (CONCATENATION -> residual ADD); what is left of those patterns runs as one pass each.
     tflite-runtime takes it in ``experimental_delegates``; ``BNN_FUSE=0`` turns it off."""
 
-    KINDS = {"bn_sign": 0, "concat_add": 1, "bconv": 2, "bconv_sign": 3, "bconv_prelu": 4}
+    KINDS = {"bn_sign": 0, "concat_add": 1, "bconv": 2, "bconv_sign": 3, "bconv_prelu": 4, "max_pool": 5,
+             "upsample_add": 6}
 
     def __init__(self, model: bytes):
         self._lib = load()
@@ -220,7 +224,8 @@ class FusingDelegate:
     def fused(self) -> dict[str, int]:
         """How many units of each kind the delegate runs in its interpreter: ``bn_sign`` and
         ``concat_add`` passes, ``bconv`` convolutions, ``bconv_sign`` of them with a folded sign,
-        ``bconv_prelu`` of them with a folded PRELU."""
+        ``bconv_prelu`` of them with a folded PRELU, ``max_pool`` float max pools and
+        ``upsample_add`` nearest-neighbour upsamplings with the add that reads them."""
         return {k: self._lib.bnn_delegate_fused(self._ptr, v) for k, v in self.KINDS.items()}
 
     def __del__(self):  # tflite-runtime drops its interpreter before its delegates

@@ -62,6 +62,9 @@ def test_the_whole_float_tail_of_the_shipped_models_is_claimed(path):
     assert fused["bn_sign"] + fused["bconv_sign"] == ops.count("LceQuantize")
     assert fused["concat_add"] == ops.count("CONCATENATION") > 0
     assert fused["bconv_prelu"] == ops.count("PRELU")
+    # the hourglass' pools and merges: its body in one partition
+    assert fused["max_pool"] == ops.count("MAX_POOL_2D") > 0
+    assert fused["upsample_add"] == ops.count("RESIZE_NEAREST_NEIGHBOR") > 0
 
 
 def test_off_switch_and_unreadable_model_bytes_claim_nothing(monkeypatch):
@@ -146,7 +149,47 @@ def _model(case: str) -> bytes:
                                                          "bconv_prelu": 1})])
 def test_model_outputs_and_split_patterns_are_never_fused(case, want, via, monkeypatch, isas, isa_env):
     model = _model(case)
-    assert _fused_counts(model) == {"bconv_sign": 0, "bconv_prelu": 0, **want}
+    assert _fused_counts(model) == {"bconv_sign": 0, "bconv_prelu": 0, "max_pool": 0, "upsample_add": 0, **want}
     x = np.random.default_rng(8).normal(0, 2, (1, 9, 7, 40)).astype(np.float32)
+    x[0, 0, 0, :] = -0.0
+    _same_with_and_without(model, x, via, monkeypatch, isas, isa_env)
+
+
+@functools.cache
+def _hourglass(case: str) -> bytes:
+    """A small hourglass: float max pools (VALID 2x2 and 3x2, SAME 3x3 with stride 2 on an odd
+    size), binary convolutions at the low resolutions, nearest-neighbour upsampling by whole
+    factors (2x2, 3x2) and the add with the skip branch; "resize_out": one upsampled tensor is
+    also a model output (that merge is not claimed)."""
+    pytest.importorskip("larq_compute_engine")
+    tf = pytest.importorskip("tensorflow")
+    import larq as lq
+    import larq_compute_engine as lce
+
+    from convert.kernel_cases import _bn, _qconv
+
+    rng = np.random.default_rng(9)
+    tf.keras.backend.clear_session()
+    layers = tf.keras.layers
+    x_in = tf.keras.Input((12, 8, 40))
+    skip = _qconv(tf, lq, _bn(tf, x_in, rng), filters=40, kernel=3, seed=1)
+    low = _qconv(tf, lq, _bn(tf, layers.MaxPool2D(2)(x_in), rng), filters=40, kernel=3, seed=2)
+    up = layers.UpSampling2D((2, 2))(low)
+    out = layers.Add()([up, skip])
+    low3 = _qconv(tf, lq, _bn(tf, layers.MaxPool2D((3, 2))(out), rng), filters=40, kernel=1, seed=3)
+    out3 = layers.Add()([skip, layers.UpSampling2D((3, 2))(low3)])
+    same = layers.MaxPool2D(3, strides=2, padding="same")(layers.Cropping2D(((0, 1), (0, 1)))(out3))  # 11 x 7
+    outputs = [same, up] if case == "resize_out" else [same]
+    return bytes(lce.convert_keras_model(tf.keras.Model(x_in, outputs)))
+
+
+@pytest.mark.parametrize("case,merges", [("plain", 2), ("resize_out", 1)])
+def test_hourglass_pools_and_merges_are_claimed_with_the_same_bits(case, merges, via, monkeypatch, isas, isa_env):
+    model = _hourglass(case)
+    ops = [op.name for op in read_model(model).ops]
+    fused = _fused_counts(model)
+    assert fused["max_pool"] == ops.count("MAX_POOL_2D") == 3
+    assert ops.count("RESIZE_NEAREST_NEIGHBOR") == 2 and fused["upsample_add"] == merges
+    x = np.random.default_rng(10).normal(0, 2, (1, 12, 8, 40)).astype(np.float32)
     x[0, 0, 0, :] = -0.0
     _same_with_and_without(model, x, via, monkeypatch, isas, isa_env)

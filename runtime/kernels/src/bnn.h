@@ -165,6 +165,15 @@ void bnn_pack_affine(const float* in, int pixels, int channels, const float* sca
  * channels of part k, their sum the residual's channels. */
 void bnn_concat_add(const float* const* parts, const int* part_c, const int* mode, int n_parts,
                     const float* residual, int pixels, float* out, int threads);
+/* MAX_POOL_2D on float NHWC (windows f_h x f_w, strides s_h, s_w, padding ignored): the largest
+ * input of each window, the first of equal ones. */
+void bnn_maxpool_f32(const float* in, int batch, int in_h, int in_w, int channels, int f_h, int f_w, int s_h,
+                     int s_w, int pad_top, int pad_left, int out_h, int out_w, float* out, int threads);
+/* RESIZE_NEAREST_NEIGHBOR by integer factors f_h, f_w, then ADD: out[b][y][x][c] =
+ * low[b][y / f_h][x / f_w][c] + skip[b][y][x][c] (NHWC, out and skip [batch][low_h * f_h][low_w *
+ * f_w][channels]), each sum rounded as ADD rounds it. */
+void bnn_upsample_add(const float* low, int batch, int low_h, int low_w, int channels, int f_h, int f_w,
+                      const float* skip, float* out, int threads);
 /* Unpack to +1/-1 (float) or to the int8 codes of +1 / -1. */
 void bnn_unpack_float(const int32_t* in, int pixels, int channels, float* out);
 void bnn_unpack_int8(const int32_t* in, int pixels, int channels, int8_t plus_one,

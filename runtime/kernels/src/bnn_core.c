@@ -894,3 +894,74 @@ void bnn_maxpool(const int32_t* in, int batch, int in_h, int in_w, int words, in
   pool_job j = {in, in_h, in_w, words, f_h, f_w, s_h, s_w, pad_top, pad_left, out_h, out_w, out};
   bnn_parallel_for(batch * out_h, threads, pool_row, &j);
 }
+
+/* ------------------------------------------------------------------ float max pool, upsample + add */
+/* Float elements below which a pass stays on one thread: waking a helper costs more. */
+#define BNN_MIN_FLOATS_PER_SPLIT 32768
+
+static int split_threads(int64_t floats, int threads) { return floats < BNN_MIN_FLOATS_PER_SPLIT ? 1 : threads; }
+
+typedef struct {
+  const float* in;
+  int in_h, in_w, channels, f_h, f_w, s_h, s_w, pad_top, pad_left, out_h, out_w;
+  float* out;
+} pool_f32_job;
+
+static void pool_f32_row(void* vctx, int row) {
+  const pool_f32_job* j = (const pool_f32_job*)vctx;
+  const float* in = j->in;
+  const int b = row / j->out_h, oy = row % j->out_h, c = j->channels;
+  for (int ox = 0; ox < j->out_w; ++ox) {
+    float* restrict o = j->out + (((size_t)b * j->out_h + oy) * j->out_w + ox) * c;
+    int seen = 0;
+    for (int ky = 0; ky < j->f_h; ++ky) {
+      const int iy = oy * j->s_h - j->pad_top + ky;
+      if (iy < 0 || iy >= j->in_h) continue;
+      for (int kx = 0; kx < j->f_w; ++kx) {
+        const int ix = ox * j->s_w - j->pad_left + kx;
+        if (ix < 0 || ix >= j->in_w) continue;
+        const float* restrict x = in + (((size_t)b * j->in_h + iy) * j->in_w + ix) * c;
+        if (!seen)
+          for (int k = 0; k < c; ++k) o[k] = x[k];
+        else
+          for (int k = 0; k < c; ++k) o[k] = x[k] > o[k] ? x[k] : o[k];
+        seen = 1;
+      }
+    }
+    if (!seen)
+      for (int k = 0; k < c; ++k) o[k] = 0.0f;
+  }
+}
+
+void bnn_maxpool_f32(const float* in, int batch, int in_h, int in_w, int channels, int f_h, int f_w, int s_h,
+                     int s_w, int pad_top, int pad_left, int out_h, int out_w, float* out, int threads) {
+  pool_f32_job j = {in, in_h, in_w, channels, f_h, f_w, s_h, s_w, pad_top, pad_left, out_h, out_w, out};
+  threads = split_threads((int64_t)batch * out_h * out_w * channels * f_h * f_w, threads);
+  bnn_parallel_for(batch * out_h, threads, pool_f32_row, &j);
+}
+
+typedef struct {
+  const float *low, *skip;
+  float* out;
+  int low_h, low_w, f_h, f_w, channels, out_h, out_w;
+} upsample_add_job;
+
+static void upsample_add_row(void* vctx, int row) {
+  const upsample_add_job* j = (const upsample_add_job*)vctx;
+  const int b = row / j->out_h, oy = row % j->out_h, c = j->channels;
+  const size_t o0 = (size_t)row * j->out_w * c;
+  const float* lrow = j->low + ((size_t)b * j->low_h + oy / j->f_h) * j->low_w * c;
+  for (int ox = 0; ox < j->out_w; ++ox) {
+    const float* restrict l = lrow + (size_t)(ox / j->f_w) * c;
+    const float* restrict s = j->skip + o0 + (size_t)ox * c;
+    float* restrict o = j->out + o0 + (size_t)ox * c;
+    for (int k = 0; k < c; ++k) o[k] = l[k] + s[k];
+  }
+}
+
+void bnn_upsample_add(const float* low, int batch, int low_h, int low_w, int channels, int f_h, int f_w,
+                      const float* skip, float* out, int threads) {
+  upsample_add_job j = {low, skip, out, low_h, low_w, f_h, f_w, channels, low_h * f_h, low_w * f_w};
+  threads = split_threads((int64_t)batch * j.out_h * j.out_w * channels, threads);
+  bnn_parallel_for(batch * j.out_h, threads, upsample_add_row, &j);
+}

@@ -8,14 +8,21 @@
  * claims those ops and runs them as units of one delegate kernel per connected region:
  *   UNIT_BN_SIGN     MUL -> ADD -> LceQuantize as one pass (bnn_pack_affine)
  *   UNIT_CONCAT_ADD  CONCATENATION -> ADD as one pass (bnn_concat_add)
+ *   UNIT_MAX_POOL    a float MAX_POOL_2D (bnn_maxpool_f32)
+ *   UNIT_UPSAMPLE_ADD  RESIZE_NEAREST_NEIGHBOR by integer factors -> ADD as one pass
+ *                    (bnn_upsample_add): the hourglass' merge
  *   UNIT_BCONV       an LceBconv2d (the project's kernel) whose output epilogue does its readers'
  *                    work: a PRELU that is its only reader (y is then the PRELU's output), the
  *                    sign of the next batch norm as bits, and y (+ residual) straight into its
  *                    slice of the block output; y itself is written only if something else
  *                    reads it.
+ * Claiming the pools and merges too keeps an hourglass' body in one partition: each XNNPACK
+ * partition ends by sending the shared pool's workers to sleep (XNN_FLAG_YIELD_WORKERS), and the
+ * next parallel op waited for them to wake up.
  * Every float operation rounds as the TFLite op it replaces (a product and a sum each rounded,
  * no FMA), so the outputs are bit for bit those of the plain model, which stays the LCE
- * flatbuffer. Intermediate tensors that are model outputs (read from the flatbuffer by
+ * flatbuffer (a max pool keeps the first of equal inputs: -0 and +0 in one window are the one
+ * case where XNNPACK's pools, which differ between ISAs there, may give the other zero). Intermediate tensors that are model outputs (read from the flatbuffer by
  * bnn_delegate_create) are never fused away.
  *
  * Apply it before XNNPACK (tflite-runtime applies its default XNNPACK delegate after the user's;
@@ -31,21 +38,24 @@ void* memset(void*, int, size_t);
 int strcmp(const char*, const char*);
 #endif
 
-enum { UNIT_BN_SIGN = 0, UNIT_CONCAT_ADD = 1, UNIT_BCONV = 2 };
+enum { UNIT_BN_SIGN = 0, UNIT_CONCAT_ADD = 1, UNIT_BCONV = 2, UNIT_MAX_POOL = 3, UNIT_UPSAMPLE_ADD = 4 };
 #define UNIT_MAX_IN 8
 /* A unit: the nodes it replaces and the tensors it reads and writes (-1: none). */
 typedef struct {
   int kind;
   int nodes[6], n_nodes; /* the first is where the unit runs in the plan */
-  int in[UNIT_MAX_IN], n_in; /* BN_SIGN: x; CONCAT_ADD: the parts; BCONV: its 5 node inputs */
+  int in[UNIT_MAX_IN], n_in; /* BN_SIGN, MAX_POOL: x; CONCAT_ADD: the parts; BCONV: its 5 node
+                                inputs; UPSAMPLE_ADD: the low-resolution input, the other addend */
   int scale, shift;          /* BN_SIGN, and a BCONV's folded batch norm + sign: constants */
   int residual;              /* CONCAT_ADD */
-  int out;                   /* BN_SIGN: bits; CONCAT_ADD: the sum; BCONV: y */
+  int out;                   /* BN_SIGN: bits; CONCAT_ADD, UPSAMPLE_ADD: the sum; BCONV: y; MAX_POOL */
   int bits;                  /* BCONV: its folded sign's bits */
   int alpha;                 /* BCONV: the folded PRELU's slopes (a constant), or -1 */
   int cat_node, part;        /* BCONV: y is input `part` of this CONCATENATION node (of a CONCAT_ADD) */
   const char* options;       /* BCONV: the node's custom options (in the model's bytes) */
   int options_size;
+  TfLitePoolParams pool;     /* MAX_POOL */
+  int size;                  /* UPSAMPLE_ADD: the resize's constant [2] int32 output size */
 } fused_unit;
 
 typedef struct {
@@ -324,6 +334,39 @@ static TfLiteStatus prepare_bconv(TfLiteContext* ctx, unit_state* us) {
   return us->u.bits >= 0 ? prepare_sign(ctx, us, y, us->u.bits) : kTfLiteOk;
 }
 
+/* A max pool's output size and leading padding along one axis (TFLite's SAME / VALID). */
+static void pool_axis(int in, int filter, int stride, TfLitePadding padding, int* out, int* pad) {
+  *out = padding == kTfLitePaddingSame ? (in + stride - 1) / stride : (in - filter + stride) / stride;
+  const int total = (*out - 1) * stride + filter - in;
+  *pad = padding == kTfLitePaddingSame && total > 0 ? total / 2 : 0;
+}
+
+static TfLiteStatus prepare_max_pool(TfLiteContext* ctx, unit_state* us) {
+  const TfLiteTensor* x = &ctx->tensors[us->u.in[0]];
+  ENSURE(x->type == kTfLiteFloat32 && checked_count(x, 4) > 0, "max pool input must be float32 of rank 4");
+  const TfLitePoolParams* pp = &us->u.pool;
+  int dims[4] = {x->dims->data[0], 0, 0, last_dim(x)}, pad;
+  pool_axis(x->dims->data[1], pp->filter_height, pp->stride_height, pp->padding, &dims[1], &pad);
+  pool_axis(x->dims->data[2], pp->filter_width, pp->stride_width, pp->padding, &dims[2], &pad);
+  ENSURE(dims[1] > 0 && dims[2] > 0, "max pool window larger than its input");
+  us->channels = dims[3];
+  return set_shape(ctx, &ctx->tensors[us->u.out], 4, dims);
+}
+
+static TfLiteStatus prepare_upsample_add(TfLiteContext* ctx, unit_state* us) {
+  const TfLiteTensor *low = &ctx->tensors[us->u.in[0]], *skip = &ctx->tensors[us->u.in[1]];
+  const TfLiteTensor* size = &ctx->tensors[us->u.size];
+  ENSURE(low->type == kTfLiteFloat32 && skip->type == kTfLiteFloat32 && checked_count(low, 4) > 0 &&
+         checked_count(skip, 4) > 0, "upsample + add inputs must be float32 of rank 4");
+  ENSURE(size->type == kTfLiteInt32 && checked_count(size, 1) == 2 && data_ok(size), "resize size must be 2 int32");
+  const int* l = low->dims->data;
+  const int* k = skip->dims->data;
+  ENSURE(k[0] == l[0] && k[3] == l[3] && size->data.i32[0] == k[1] && size->data.i32[1] == k[2] && k[1] % l[1] == 0 &&
+             k[2] % l[2] == 0, "upsample + add: the other addend must be the input scaled by whole factors");
+  us->channels = l[3];
+  return set_shape(ctx, &ctx->tensors[us->u.out], 4, k);
+}
+
 /* An output that no node outside the partition reads lives in the unit's own buffer. */
 static TfLiteStatus own_output(TfLiteContext* ctx, unit_state* us, int slot, int t, const TfLiteIntArray* outs) {
   bnn_free(us->own[slot]);
@@ -342,9 +385,11 @@ static TfLiteStatus fused_prepare(TfLiteContext* ctx, TfLiteNode* node) {
   f->cfg = cfg_now();
   for (int i = 0; i < f->n; ++i) {
     unit_state* us = &f->s[i];
-    const TfLiteStatus st = us->u.kind == UNIT_BN_SIGN      ? prepare_bn_sign(ctx, us)
-                            : us->u.kind == UNIT_CONCAT_ADD ? prepare_concat_add(ctx, us)
-                                                            : prepare_bconv(ctx, us);
+    const TfLiteStatus st = us->u.kind == UNIT_BN_SIGN        ? prepare_bn_sign(ctx, us)
+                            : us->u.kind == UNIT_CONCAT_ADD   ? prepare_concat_add(ctx, us)
+                            : us->u.kind == UNIT_MAX_POOL     ? prepare_max_pool(ctx, us)
+                            : us->u.kind == UNIT_UPSAMPLE_ADD ? prepare_upsample_add(ctx, us)
+                                                              : prepare_bconv(ctx, us);
     if (st != kTfLiteOk) return st;
     const int y_unused = us->u.kind == UNIT_BCONV && !us->write_y;
     if (own_output(ctx, us, 0, y_unused ? -1 : us->u.out, node->outputs) != kTfLiteOk ||
@@ -409,6 +454,38 @@ static TfLiteStatus invoke_bconv(TfLiteContext* ctx, const fused_data* f, int i,
   return kTfLiteOk;
 }
 
+static TfLiteStatus invoke_max_pool(TfLiteContext* ctx, const fused_data* f, int i, int threads) {
+  const unit_state* us = &f->s[i];
+  const TfLiteTensor *x = &ctx->tensors[us->u.in[0]], *y = &ctx->tensors[us->u.out];
+  const TfLitePoolParams* pp = &us->u.pool;
+  int oh, ow, pad_top, pad_left;
+  pool_axis(x->dims->data[1], pp->filter_height, pp->stride_height, pp->padding, &oh, &pad_top);
+  pool_axis(x->dims->data[2], pp->filter_width, pp->stride_width, pp->padding, &ow, &pad_left);
+  const float* in = (const float*)data_of(ctx, f, i - 1, us->u.in[0], checked_count(x, 0) * 4);
+  float* out = (float*)data_of(ctx, f, i, us->u.out, checked_count(y, 0) * 4);
+  ENSURE(in && out, "unallocated tensor");
+  const int64_t t0 = bnn_profile_clock();
+  bnn_maxpool_f32(in, x->dims->data[0], x->dims->data[1], x->dims->data[2], us->channels, pp->filter_height,
+                  pp->filter_width, pp->stride_height, pp->stride_width, pad_top, pad_left, oh, ow, out, threads);
+  bnn_profile_pass(BNN_PASS_MAX_POOL, t0);
+  return kTfLiteOk;
+}
+
+static TfLiteStatus invoke_upsample_add(TfLiteContext* ctx, const fused_data* f, int i, int threads) {
+  const unit_state* us = &f->s[i];
+  const TfLiteTensor *low = &ctx->tensors[us->u.in[0]], *skip = &ctx->tensors[us->u.in[1]];
+  const int64_t n = checked_count(skip, 0);
+  const float* l = (const float*)data_of(ctx, f, i - 1, us->u.in[0], checked_count(low, 0) * 4);
+  const float* k = (const float*)data_of(ctx, f, i - 1, us->u.in[1], n * 4);
+  float* out = (float*)data_of(ctx, f, i, us->u.out, n * 4);
+  ENSURE(l && k && out, "unallocated tensor");
+  const int* d = low->dims->data;
+  const int64_t t0 = bnn_profile_clock();
+  bnn_upsample_add(l, d[0], d[1], d[2], d[3], skip->dims->data[1] / d[1], skip->dims->data[2] / d[2], k, out, threads);
+  bnn_profile_pass(BNN_PASS_UPSAMPLE_ADD, t0);
+  return kTfLiteOk;
+}
+
 static TfLiteStatus run_units(TfLiteContext* ctx, const fused_data* f);
 
 static TfLiteStatus fused_invoke(TfLiteContext* ctx, TfLiteNode* node) {
@@ -428,13 +505,17 @@ static TfLiteStatus run_units(TfLiteContext* ctx, const fused_data* f) {
     const int64_t pixels = pixels_of(ctx, us->u.kind == UNIT_BN_SIGN ? us->u.in[0] : us->u.out);
     if (us->u.kind == UNIT_BCONV) {
       if (invoke_bconv(ctx, f, i, threads) != kTfLiteOk) return kTfLiteError;
+    } else if (us->u.kind == UNIT_MAX_POOL) {
+      if (invoke_max_pool(ctx, f, i, threads) != kTfLiteOk) return kTfLiteError;
+    } else if (us->u.kind == UNIT_UPSAMPLE_ADD) {
+      if (invoke_upsample_add(ctx, f, i, threads) != kTfLiteOk) return kTfLiteError;
     } else if (us->u.kind == UNIT_BN_SIGN) {
       const int64_t t0 = bnn_profile_clock();
       const float* x = (const float*)data_of(ctx, f, i - 1, us->u.in[0], pixels * us->channels * 4);
       int32_t* out = (int32_t*)data_of(ctx, f, i, us->u.out, pixels * ((us->channels + 31) / 32) * 4);
       ENSURE(x && out, "unallocated tensor");
       bnn_pack_affine(x, (int)pixels, us->channels, us->scale, us->shift, out, threads, f->cfg.isa);
-      bnn_profile_pass(0, t0);
+      bnn_profile_pass(BNN_PASS_BN_SIGN, t0);
     } else {
       const int64_t t0 = bnn_profile_clock();
       const float* r = (const float*)data_of(ctx, f, i - 1, us->u.residual, pixels * us->channels * 4);
@@ -448,7 +529,7 @@ static TfLiteStatus run_units(TfLiteContext* ctx, const fused_data* f) {
       }
       ENSURE(r && out, "unallocated tensor");
       bnn_concat_add(parts, us->part_c, us->part_mode, us->u.n_in, r, (int)pixels, out, threads);
-      bnn_profile_pass(1, t0);
+      bnn_profile_pass(BNN_PASS_CONCAT_ADD, t0);
     }
   }
   return kTfLiteOk;
@@ -707,6 +788,51 @@ static int match_concat_at_add(const TfLiteContext* ctx, const graph_view* g, in
   return 0;
 }
 
+/* A float MAX_POOL_2D without a fused activation at node n. */
+static int match_max_pool(const TfLiteContext* ctx, const graph_view* g, int n, fused_unit* u) {
+  const TfLiteNode* pn = g->node[n];
+  if (!pn || !g->reg[n] || g->reg[n]->builtin_code != kTfLiteBuiltinMaxPool2d || !pn->inputs ||
+      pn->inputs->size != 1 || !pn->outputs || pn->outputs->size != 1 || !pn->builtin_data)
+    return 0;
+  const TfLitePoolParams* pp = (const TfLitePoolParams*)pn->builtin_data;
+  const int x = pn->inputs->data[0], y = pn->outputs->data[0];
+  if (!valid_tensor(g, x) || !valid_tensor(g, y) || ctx->tensors[x].type != kTfLiteFloat32 ||
+      ctx->tensors[y].type != kTfLiteFloat32 || checked_count(&ctx->tensors[x], 4) <= 0 || pp->activation != 0 ||
+      (pp->padding != kTfLitePaddingSame && pp->padding != kTfLitePaddingValid) || pp->stride_width < 1 ||
+      pp->stride_height < 1 || pp->filter_width < 1 || pp->filter_height < 1)
+    return 0;
+  memset(u, 0, sizeof(*u));
+  *u = (fused_unit){UNIT_MAX_POOL, {n}, 1, {x}, 1, -1, -1, -1, y, -1, -1, -1, -1, 0, 0, *pp, -1};
+  return 1;
+}
+
+/* RESIZE_NEAREST_NEIGHBOR (without align_corners, to a constant size) whose only reader is the ADD
+ * at node `add`, the other addend of the output's shape: both as one unit, found at the ADD. */
+static int match_upsample_add(const TfLiteContext* ctx, const graph_view* g, int add, fused_unit* u) {
+  if (!plain_builtin(g->node[add], g->reg[add], kTfLiteBuiltinAdd, 2)) return 0;
+  const int sum = g->node[add]->outputs->data[0];
+  for (int side = 0; side < 2; ++side) {
+    const int t = g->node[add]->inputs->data[side], skip = g->node[add]->inputs->data[1 - side];
+    const int rs = sole_producer(g, t);
+    const TfLiteNode* rn = rs >= 0 ? g->node[rs] : 0;
+    if (!rn || g->taken[rs] || g->reg[rs]->builtin_code != kTfLiteBuiltinResizeNearestNeighbor || !rn->inputs ||
+        rn->inputs->size != 2 || !rn->outputs || rn->outputs->size != 1 || !rn->builtin_data ||
+        ((const TfLiteResizeNearestNeighborParams*)rn->builtin_data)->align_corners)
+      continue;
+    const int low = rn->inputs->data[0], size = rn->inputs->data[1];
+    if (!valid_tensor(g, low) || !valid_tensor(g, skip) || !valid_tensor(g, size) || !valid_tensor(g, sum) ||
+        ctx->tensors[size].allocation_type != kTfLiteMmapRo || ctx->tensors[low].type != kTfLiteFloat32 ||
+        ctx->tensors[skip].type != kTfLiteFloat32 || is_const(ctx, skip) || checked_count(&ctx->tensors[low], 4) <= 0 ||
+        !same_dims(&ctx->tensors[skip], &ctx->tensors[t]) || !same_dims(&ctx->tensors[skip], &ctx->tensors[sum]))
+      continue;
+    memset(u, 0, sizeof(*u));
+    *u = (fused_unit){UNIT_UPSAMPLE_ADD, {add, rs}, 2, {low, skip}, 2, -1, -1, -1, sum, -1, -1, -1, -1, 0, 0};
+    u->size = size;
+    return 1;
+  }
+  return 0;
+}
+
 /* The units, in plan order. */
 static void find_units(const TfLiteContext* ctx, bnn_delegate* d, graph_view* g) {
   d->n_units = 0;
@@ -714,7 +840,8 @@ static void find_units(const TfLiteContext* ctx, bnn_delegate* d, graph_view* g)
     const int ni = g->plan->data[i];
     fused_unit u;
     if (ni < 0 || !g->node[ni] || g->taken[ni]) continue;
-    if (!match_bconv(ctx, g, ni, &u) && !match_bn_sign(ctx, g, ni, &u) && !match_concat_at_add(ctx, g, ni, &u))
+    if (!match_bconv(ctx, g, ni, &u) && !match_bn_sign(ctx, g, ni, &u) && !match_concat_at_add(ctx, g, ni, &u) &&
+        !match_max_pool(ctx, g, ni, &u) && !match_upsample_add(ctx, g, ni, &u))
       continue;
     for (int k = 0; k < u.n_nodes; ++k) g->taken[u.nodes[k]] = 1;
     d->units[d->n_units++] = u;
@@ -818,7 +945,7 @@ BNN_API void bnn_delegate_use_pool(TfLiteDelegate* base, void* pool, void* paral
 
 /* Units claimed by the delegate's last Prepare, of `kind` (0: batch norm + sign, 1: concatenation
  * + add, 2: binary convolution, 3: binary convolution with a batch norm + sign folded in, 4: binary
- * convolution with a PRELU folded in); 0 when it fused nothing. */
+ * convolution with a PRELU folded in, 5: max pool, 6: upsample + add); 0 when it fused nothing. */
 BNN_API int bnn_delegate_fused(const TfLiteDelegate* base, int kind) {
   const bnn_delegate* d = (const bnn_delegate*)base;
   int n = 0;
@@ -826,6 +953,8 @@ BNN_API int bnn_delegate_fused(const TfLiteDelegate* base, int kind) {
     const fused_unit* u = &d->units[i];
     n += kind == 3   ? u->kind == UNIT_BCONV && u->bits >= 0
          : kind == 4 ? u->kind == UNIT_BCONV && u->alpha >= 0
+         : kind == 5 ? u->kind == UNIT_MAX_POOL
+         : kind == 6 ? u->kind == UNIT_UPSAMPLE_ADD
                      : u->kind == kind;
   }
   return n;

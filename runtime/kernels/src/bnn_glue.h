@@ -110,6 +110,7 @@ const TfLiteRegistration* bnn_bconv_registration(void);
 const bnn_bconv* bnn_bconv_prepared(const void* user_data);
 int bnn_bconv_run_fused(void* user_data, const int32_t* input, const bnn_epilogue* e, int threads);
 int64_t bnn_profile_clock(void);
+enum { BNN_PASS_BN_SIGN, BNN_PASS_CONCAT_ADD, BNN_PASS_MAX_POOL, BNN_PASS_UPSAMPLE_ADD, BNN_PASS_KINDS };
 void bnn_profile_pass(int kind, int64_t t0);
 
 #endif /* BNN_GLUE_H_ */

@@ -538,13 +538,14 @@ int bnn_bconv_run_fused(void* user_data, const int32_t* input, const bnn_epilogu
   return rc;
 }
 
-/* Time of the delegate's other passes (0: batch norm + sign, 1: concatenation + add). */
-static int64_t pass_ns[2], pass_calls[2];
+/* Time of the delegate's other passes (BNN_PASS_KINDS: 0 batch norm + sign, 1 concatenation +
+ * add, 2 max pool, 3 upsample + add). */
+static int64_t pass_ns[BNN_PASS_KINDS], pass_calls[BNN_PASS_KINDS];
 
 int64_t bnn_profile_clock(void) { return profiling() ? now_ns() : 0; }
 
 void bnn_profile_pass(int kind, int64_t t0) {
-  if (!t0 || kind < 0 || kind > 1) return;
+  if (!t0 || kind < 0 || kind >= BNN_PASS_KINDS) return;
   pass_ns[kind] += now_ns() - t0;
   pass_calls[kind] += 1;
 }
@@ -586,13 +587,13 @@ BNN_API void bnn_profile_enable(int on) { prof_on = on; }
 BNN_API void bnn_profile_reset(void) { prof_n = 0; }
 BNN_API void bnn_profile_zero(void) {
   for (int i = 0; i < prof_n; ++i) prof[i].ns = prof[i].calls = 0;
-  pass_ns[0] = pass_ns[1] = pass_calls[0] = pass_calls[1] = 0;
+  for (int k = 0; k < BNN_PASS_KINDS; ++k) pass_ns[k] = pass_calls[k] = 0;
 }
 
-/* The fusing delegate's passes since the last zero: {ns, calls} of batch norm + sign, then of
- * concatenation + add. */
+/* The fusing delegate's passes since the last zero: {ns, calls} of each of its BNN_PASS_KINDS kinds
+ * (batch norm + sign, concatenation + add, max pool, upsample + add). */
 BNN_API void bnn_profile_passes(int64_t* out) {
-  out[0] = pass_ns[0], out[1] = pass_calls[0], out[2] = pass_ns[1], out[3] = pass_calls[1];
+  for (int k = 0; k < BNN_PASS_KINDS; ++k) out[2 * k] = pass_ns[k], out[2 * k + 1] = pass_calls[k];
 }
 
 /* One line per profiled bconv instance:

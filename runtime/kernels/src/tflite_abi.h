@@ -154,8 +154,18 @@ typedef TfLiteStatus (*bnn_preview_fn)(TfLiteContext*, const TfLiteIntArray* nod
                                        TfLiteDelegateParams** partitions, int* n_partitions);
 
 /* Builtin operator codes (schema.fbs) the delegate matches. */
-enum { kTfLiteBuiltinAdd = 0, kTfLiteBuiltinConcatenation = 2, kTfLiteBuiltinMul = 18, kTfLiteBuiltinCustom = 32,
-       kTfLiteBuiltinPrelu = 54 };
+enum { kTfLiteBuiltinAdd = 0, kTfLiteBuiltinConcatenation = 2, kTfLiteBuiltinMaxPool2d = 17, kTfLiteBuiltinMul = 18,
+       kTfLiteBuiltinCustom = 32, kTfLiteBuiltinPrelu = 54, kTfLiteBuiltinResizeNearestNeighbor = 97 };
+/* Their builtin_data (builtin_op_data.h), as far as the delegate reads it. */
+typedef enum { kTfLitePaddingUnknown = 0, kTfLitePaddingSame = 1, kTfLitePaddingValid = 2 } TfLitePadding;
+typedef struct {
+  TfLitePadding padding;
+  int stride_width, stride_height, filter_width, filter_height;
+  int activation; /* TfLiteFusedActivation; 0: none */
+} TfLitePoolParams;
+typedef struct {
+  _Bool align_corners, half_pixel_centers; /* C bool */
+} TfLiteResizeNearestNeighborParams;
 /* TfLiteTensor.allocation_type of constant (model-owned) data */
 enum { kTfLiteMmapRo = 1 };
 
