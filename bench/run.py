@@ -183,6 +183,7 @@ def run(args) -> dict:
              "float_macs_per_s": kernels.peak("float") if ok else 0.0}
     if ok and isa.startswith("avx512"):
         peaks["binary_macs_per_s_avx2"] = kernels.peak("binary", isa="avx2")
+    peaks["fill_bytes_per_s"] = fill_bandwidth()
     bmacs = 0
     prof = next((r.get("bconv") for r in rows if r.get("bconv")), None)
     if prof:
@@ -243,6 +244,31 @@ def run(args) -> dict:
             "rows": rows, "accuracy": acc, "notes": notes,
             "live": live_q,
             "command": "make bench" + (" QUICK=1" if args.quick else "")}
+
+
+def fill_bandwidth(mib: int = 1, reps: int = 400) -> float:
+    """Bytes per second to fill a ``mib`` MiB float32 array (numpy ``fill``, median of ``reps``):
+    the store bandwidth a convolution's float output meets at these tensor sizes."""
+    import time
+
+    a = np.empty(mib * 2**18, np.float32)
+    times = []
+    for i in range(reps):
+        t = time.perf_counter()
+        a.fill(float(i))
+        times.append(time.perf_counter() - t)
+    return a.nbytes / float(np.median(times))
+
+
+def padded_bmacs(q: dict) -> int:
+    """Binary MACs the inner kernels run for one profiled convolution: its input channels rounded
+    up to 32-bit words per tap, its output channels to tiles of 32 lanes, or 16 for a tile of at
+    most 16 channels (``bnn_tile16``)."""
+    g = q["groups"]
+    cout = q["out_c"] // g
+    words = -(-(q["channels_in"] // g) // 32)
+    lanes = g * sum(32 if min(32, cout - t) > 16 else 16 for t in range(0, cout, 32))
+    return q["out_h"] * q["out_w"] * lanes * q["k_h"] * q["k_w"] * words * 32
 
 
 def _binary_peak(peaks: dict, r: dict) -> float:
@@ -369,7 +395,7 @@ def markdown(res: dict) -> str:
                 lines.append(f"| {k} | {100 * a['nme_io']:.2f} % | {a['auc_0.08']:.3f} | {a['samples']} |")
         lines.append("")
     for row in (r for r in res["rows"] if r.get("bconv") and r.get("threads") == res["threads"][0]):
-        lines += _layer_table(row, _binary_peak(p, row))
+        lines += _layer_table(row, _binary_peak(p, row), p.get("fill_bytes_per_s", 0.0))
     if res.get("live"):
         from bench import live
 
@@ -382,31 +408,50 @@ def markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
-def _layer_table(row: dict, peak: float) -> list[str]:
+def _bounds(q: dict, peak: float, fill: float) -> tuple[float, float]:
+    """Two lower bounds on one convolution's seconds: its padded popcount work at the measured
+    peak, and writing its float output once (4 bytes per value) at the fill bandwidth."""
+    out_bytes = 4 * q["out_h"] * q["out_w"] * q["out_c"] if q["out_kind"] == "float" else 0
+    return padded_bmacs(q) / peak, out_bytes / fill if fill else 0.0
+
+
+def _layer_table(row: dict, peak: float, fill: float = 0.0) -> list[str]:
     """Where one project-kernels row's time goes: its binary convolutions grouped by shape (each
-    with the fused epilogue that computes its readers' work), the fusing delegate's other passes,
-    and the rest (float ops on XNNPACK, the interpreter)."""
+    with the fused epilogue that computes its readers' work) with their lower bounds (padded
+    popcounts at the peak, float output at the fill bandwidth), the fusing delegate's other
+    passes, and the rest (float ops on XNNPACK, the interpreter)."""
     prof, th = row["bconv"], row["threads"]
     lines = []
     if prof and peak:
         lines += [f"Binary convolutions of the project kernels ({row.get('kernels')}, {th} thread(s)), "
-                  "grouped by shape:", "",
-                  "| input HxW | Cin | Cout | kernel | layers | us per layer | fraction of peak |",
-                  "|---:|---:|---:|---:|---:|---:|---:|"]
+                  "grouped by shape; bounds per layer: its popcounts (input channels padded to 32-bit words, "
+                  "output channels to 16/32-lane tiles) at the measured peak, and its float output written once "
+                  f"at {fill / 1e9:.1f} GB/s (filling a 1 MiB float32 array):", "",
+                  "| input HxW | Cin | Cout | kernel | layers | us per layer | fraction of peak "
+                  "| popcount bound us | output bound us |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         groups: dict = {}
         for q in prof:
             key = (q["in_h"], q["in_w"], q["channels_in"], q["out_c"], q["k_h"])
-            g = groups.setdefault(key, [0, 0.0, 0])
+            g = groups.setdefault(key, [0, 0.0, 0, _bounds(q, peak, fill)])
             g[0] += 1
             g[1] += q["seconds"]
             g[2] += q["bmacs"]
-        for (h, w, ci, co, k), (n, s, m) in sorted(groups.items(), key=lambda kv: -kv[1][1]):
+        for (h, w, ci, co, k), (n, s, m, (bp, bo)) in sorted(groups.items(), key=lambda kv: -kv[1][1]):
             frac = f"{100 * m / s / peak:.1f} %" if s > 0 else "n/a"
-            lines.append(f"| {h}x{w} | {ci} | {co} | {k}x{k} | {n} | {1e6 * s / n:.1f} | {frac} |")
+            lines.append(f"| {h}x{w} | {ci} | {co} | {k}x{k} | {n} | {1e6 * s / n:.1f} | {frac} "
+                         f"| {1e6 * bp:.1f} | {1e6 * bo:.1f} |")
         tot_s = sum(q["seconds"] for q in prof)
         tot_m = sum(q["bmacs"] for q in prof)
         frac = f"{100 * tot_m / tot_s / peak:.1f} %" if tot_s > 0 else "n/a"
-        lines += [f"| all | | | | {len(prof)} | {1e6 * tot_s:.0f} (total) | {frac} |", ""]
+        bounds = [_bounds(q, peak, fill) for q in prof]
+        overlap, serial = sum(max(b) for b in bounds), sum(sum(b) for b in bounds)
+        lines += [f"| all | | | | {len(prof)} | {1e6 * tot_s:.0f} (total) | {frac} "
+                  f"| {1e6 * sum(b[0] for b in bounds):.0f} | {1e6 * sum(b[1] for b in bounds):.0f} |", "",
+                  f"Ceilings from these bounds: {1e3 * overlap:.2f} ms ({100 * tot_m / overlap / peak:.0f} % of peak) "
+                  f"if each layer's output stream hid under its popcounts, {1e3 * serial:.2f} ms "
+                  f"({100 * tot_m / serial / peak:.0f} %) one after the other, as the kernels run them; the "
+                  f"useful popcounts alone {1e3 * tot_m / peak:.2f} ms.", ""]
         passes = row.get("passes") or {}
         bconv_ms = 1e3 * tot_s
         pass_ms = 1e3 * sum(v["seconds"] for v in passes.values())

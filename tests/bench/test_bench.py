@@ -29,6 +29,8 @@ def test_quick_bench_on_tiny_model(tiny_face_tflite, tmp_path):
         ours = next(row for row in rows if row.get("kernels"))
         assert ours["bconv"] and all(b["bmacs"] > 0 and b["calls"] == 3 for b in ours["bconv"])
         assert 0 < ours["fraction_of_peak"] < 1.5 and res["peaks"]["binary_macs_per_s"] > 0
+        assert res["peaks"]["fill_bytes_per_s"] > 0
+        assert "| popcount bound us | output bound us |" in (out / "bench.md").read_text()
         assert ours["e2e_frames"] == 6 and ours["e2e_fps"] > 0
     try:
         import larq_compute_engine  # noqa: F401
@@ -51,6 +53,18 @@ def test_quick_bench_on_tiny_model(tiny_face_tflite, tmp_path):
             assert peers[name]["accuracy"]["samples"] > 0 and 0 < peers[name]["accuracy"]["nme_io"] < 1
         else:
             assert any(n.startswith(f"peer {name}:") for n in res["notes"]), res["notes"]
+
+
+def test_padded_popcount_work_rounds_channels_to_words_and_tiles():
+    from bench.run import padded_bmacs
+
+    q = {"out_h": 4, "out_w": 2, "k_h": 3, "k_w": 3, "groups": 1}
+    # 160 -> 80: 5 full words, tiles of 32 + 32 + 16 lanes: nothing padded
+    assert padded_bmacs({**q, "channels_in": 160, "out_c": 80}) == 8 * 9 * 160 * 80
+    # 40 -> 20: two words (64 bits) per tap, one 32-lane tile for 20 channels
+    assert padded_bmacs({**q, "channels_in": 40, "out_c": 20}) == 8 * 9 * 64 * 32
+    # 2 groups of 20 -> 8: one word and one 16-lane tile each
+    assert padded_bmacs({**q, "channels_in": 40, "out_c": 16, "groups": 2}) == 8 * 9 * 32 * 16 * 2
 
 
 def test_bench_missing_model_is_one_line_error(tmp_path):
