@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.configs import PRETRAINED
+from models.configs import CONFIGS, PRETRAINED, named_weights_fit, real_twin
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -113,8 +113,12 @@ def build_card(name: str, run_dir: Path | None) -> dict:
     twin = load_run(f"{name}-real") if cfg.binary else None
     if twin is not None:  # the float twin's training-time validation
         tr, tb = twin["run"], twin["best"]
+        shipped_twin = CONFIGS.get(f"{name}-real")
         card["real_twin"] = {"model": f"{name}-real", "epochs_done": len(twin["history"]), "best_epoch": tb["epoch"],
                              "command": train_command(f"{name}-real", {**tr, "run_dir": twin["run_dir"]}),
+                             # a pinned twin (models.configs._PINNED) may be of another width
+                             "width": shipped_twin.width if shipped_twin else None,
+                             "same_architecture": named_weights_fit(real_twin(cfg)),
                              **{k: v for k, v in tb.items() if k in ("pck02", "nme_io", "metric_version")}}
     tfl = SHIPPED / f"{name}.tflite"
     card["files"] = {"weights": str(weights.relative_to(ROOT)), "tflite": str(tfl.relative_to(ROOT)),
@@ -224,6 +228,15 @@ def markdown(card: dict) -> str:
                   + (f"; binary / real PCK = {mine / rt['pck02']:.2f} (binary at its epoch "
                      f"{card['training']['best']['epoch']})." if mine else ".")
                   + " Both as scored by the training loop (Keras, GT-box crops)."]
+    if rt and "nme_io" in rt:
+        other = "" if rt.get("same_architecture", True) else (
+            f" It is width {rt['width']}, this model width {c['width']}: not the same architecture, so the "
+            "ratio mixes binarisation with width.")
+        mine = card.get("training", {}).get("best", {}).get("nme_io")
+        lines += ["", f"Real-valued twin `{rt['model']}` (`{rt['command']}`): validation NME "
+                  f"{100 * rt['nme_io']:.2f} % at epoch {rt['best_epoch']} of {rt['epochs_done']} trained"
+                  + (f"; binary / real NME = {mine / rt['nme_io']:.2f}" if mine else "")
+                  + " (both as scored by the training loop: Keras, GT-box crops)." + other]
     if t.get("notes"):
         lines += ["", "Training notes:", "", t["notes"]]
     dm = card.get("decode_methods_keras")

@@ -63,3 +63,18 @@ def test_every_shipped_model_has_its_run_record():
         rec = json.loads(record_path(tfl.stem).read_text())
         assert rec["history"] and rec["best"]["epoch"] <= len(rec["history"]) and len(rec["data_sha256"]) == 64
         assert {"args", "base_lr", "train_samples", "val_samples"} <= set(rec["run"])
+
+
+def test_face_card_says_its_pinned_twin_is_another_width():
+    """The shipped face-real is pinned at width 128 (models.configs._PINNED) while face is 160: the
+    card's binary / real ratio must say that it compares two architectures."""
+    import json
+
+    from convert.card import markdown
+    from models.configs import PRETRAINED, get_config, named_weights_fit, real_twin
+
+    card = json.loads((PRETRAINED / "face.card.json").read_text())
+    rt = card["real_twin"]
+    assert rt["width"] == get_config("face-real").width and card["config"]["width"] == get_config("face").width
+    assert rt["same_architecture"] is named_weights_fit(real_twin(get_config("face")))
+    assert ("not the same architecture" in markdown(card)) is (not rt["same_architecture"])
