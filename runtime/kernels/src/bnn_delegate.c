@@ -22,8 +22,9 @@
  * Every float operation rounds as the TFLite op it replaces (a product and a sum each rounded,
  * no FMA), so the outputs are bit for bit those of the plain model, which stays the LCE
  * flatbuffer (a max pool keeps the first of equal inputs: -0 and +0 in one window are the one
- * case where XNNPACK's pools, which differ between ISAs there, may give the other zero). Intermediate tensors that are model outputs (read from the flatbuffer by
- * bnn_delegate_create) are never fused away.
+ * case where XNNPACK's pools, which differ between ISAs there, may give the other zero).
+ * Intermediate tensors that are model outputs (read from the flatbuffer by bnn_delegate_create)
+ * are never fused away.
  *
  * Apply it before XNNPACK (tflite-runtime applies its default XNNPACK delegate after the user's;
  * the C API layer adds this one first). BNN_FUSE=0 turns it off (for comparisons). */
@@ -788,7 +789,9 @@ static int match_concat_at_add(const TfLiteContext* ctx, const graph_view* g, in
   return 0;
 }
 
-/* A float MAX_POOL_2D without a fused activation at node n. */
+/* A float MAX_POOL_2D without a fused activation at node n (windows and strides up to
+ * BNN_MAX_POOL_WINDOW; larger ones stay with the interpreter). */
+#define BNN_MAX_POOL_WINDOW 64
 static int match_max_pool(const TfLiteContext* ctx, const graph_view* g, int n, fused_unit* u) {
   const TfLiteNode* pn = g->node[n];
   if (!pn || !g->reg[n] || g->reg[n]->builtin_code != kTfLiteBuiltinMaxPool2d || !pn->inputs ||
@@ -799,7 +802,9 @@ static int match_max_pool(const TfLiteContext* ctx, const graph_view* g, int n, 
   if (!valid_tensor(g, x) || !valid_tensor(g, y) || ctx->tensors[x].type != kTfLiteFloat32 ||
       ctx->tensors[y].type != kTfLiteFloat32 || checked_count(&ctx->tensors[x], 4) <= 0 || pp->activation != 0 ||
       (pp->padding != kTfLitePaddingSame && pp->padding != kTfLitePaddingValid) || pp->stride_width < 1 ||
-      pp->stride_height < 1 || pp->filter_width < 1 || pp->filter_height < 1)
+      pp->stride_height < 1 || pp->filter_width < 1 || pp->filter_height < 1 ||
+      pp->stride_width > BNN_MAX_POOL_WINDOW || pp->stride_height > BNN_MAX_POOL_WINDOW ||
+      pp->filter_width > BNN_MAX_POOL_WINDOW || pp->filter_height > BNN_MAX_POOL_WINDOW)
     return 0;
   memset(u, 0, sizeof(*u));
   *u = (fused_unit){UNIT_MAX_POOL, {n}, 1, {x}, 1, -1, -1, -1, y, -1, -1, -1, -1, 0, 0, *pp, -1};
@@ -815,7 +820,8 @@ static int match_upsample_add(const TfLiteContext* ctx, const graph_view* g, int
     const int t = g->node[add]->inputs->data[side], skip = g->node[add]->inputs->data[1 - side];
     const int rs = sole_producer(g, t);
     const TfLiteNode* rn = rs >= 0 ? g->node[rs] : 0;
-    if (!rn || g->taken[rs] || g->reg[rs]->builtin_code != kTfLiteBuiltinResizeNearestNeighbor || !rn->inputs ||
+    if (!rn || !g->reg[rs] || g->taken[rs] || g->reg[rs]->builtin_code != kTfLiteBuiltinResizeNearestNeighbor ||
+        !rn->inputs ||
         rn->inputs->size != 2 || !rn->outputs || rn->outputs->size != 1 || !rn->builtin_data ||
         ((const TfLiteResizeNearestNeighborParams*)rn->builtin_data)->align_corners)
       continue;
