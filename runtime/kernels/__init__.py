@@ -202,8 +202,10 @@ class FusingDelegate:
     tail between binary convolutions in fewer passes, with the same numbers. A binary
     convolution's output epilogue applies a PRELU that only it reads, computes the next batch
     norm + sign (MUL -> ADD -> LceQuantize) and writes into its slice of the block output
-    (CONCATENATION -> residual ADD); what is left of those patterns runs as one pass each.
-    tflite-runtime takes it in ``experimental_delegates``; ``BNN_FUSE=0`` turns it off."""
+    (CONCATENATION -> residual ADD); what is left of those patterns runs as one pass each. It
+    also runs an hourglass' float max pools and merges (nearest-neighbour upsampling -> ADD), so
+    that the body is one partition. tflite-runtime takes it in ``experimental_delegates``;
+    ``BNN_FUSE=0`` turns it off."""
 
     KINDS = {"bn_sign": 0, "concat_add": 1, "bconv": 2, "bconv_sign": 3, "bconv_prelu": 4, "max_pool": 5,
              "upsample_add": 6}
