@@ -858,40 +858,44 @@ void bnn_concat_add(const float* const* parts, const int* part_c, const int* mod
   bnn_parallel_for((pixels + 255) / 256, threads, concat_add_task, &j);
 }
 
-/* ------------------------------------------------------------------ binary max pool */
+/* ------------------------------------------------------------------ max pools (binary, float) */
 typedef struct {
-  const int32_t* in;
-  int in_h, in_w, words, f_h, f_w, s_h, s_w, pad_top, pad_left, out_h, out_w;
-  int32_t* out;
+  const void* in;
+  void* out;
+  int n; /* values per pixel: packed words (binary) or channels (float) */
+  int in_h, in_w, f_h, f_w, s_h, s_w, pad_top, pad_left, out_h, out_w;
 } pool_job;
+
+/* Output pixel (oy, ox)'s window clipped to the input: rows y[0] .. y[1] - 1, columns x[0] ..
+ * x[1] - 1 (empty when it misses the input). */
+static void pool_window(const pool_job* j, int oy, int ox, int y[2], int x[2]) {
+  y[0] = oy * j->s_h - j->pad_top, x[0] = ox * j->s_w - j->pad_left;
+  y[1] = y[0] + j->f_h < j->in_h ? y[0] + j->f_h : j->in_h;
+  x[1] = x[0] + j->f_w < j->in_w ? x[0] + j->f_w : j->in_w;
+  y[0] = y[0] > 0 ? y[0] : 0, x[0] = x[0] > 0 ? x[0] : 0;
+}
 
 static void pool_row(void* vctx, int row) {
   const pool_job* j = (const pool_job*)vctx;
   const int b = row / j->out_h, oy = row % j->out_h;
   for (int ox = 0; ox < j->out_w; ++ox) {
-    int32_t* o = j->out + (((size_t)b * j->out_h + oy) * j->out_w + ox) * j->words;
-    for (int w = 0; w < j->words; ++w) o[w] = -1; /* all bits set: AND identity */
-    int seen = 0;
-    for (int ky = 0; ky < j->f_h; ++ky) {
-      const int iy = oy * j->s_h - j->pad_top + ky;
-      if (iy < 0 || iy >= j->in_h) continue;
-      for (int kx = 0; kx < j->f_w; ++kx) {
-        const int ix = ox * j->s_w - j->pad_left + kx;
-        if (ix < 0 || ix >= j->in_w) continue;
-        const int32_t* x = j->in + (((size_t)b * j->in_h + iy) * j->in_w + ix) * j->words;
-        for (int w = 0; w < j->words; ++w) o[w] &= x[w];
-        seen = 1;
+    int32_t* o = (int32_t*)j->out + ((size_t)row * j->out_w + ox) * j->n;
+    int y[2], x[2];
+    pool_window(j, oy, ox, y, x);
+    const int32_t all = y[0] < y[1] && x[0] < x[1] ? -1 : 0; /* all bits set: AND identity */
+    for (int w = 0; w < j->n; ++w) o[w] = all;
+    for (int iy = y[0]; iy < y[1]; ++iy)
+      for (int ix = x[0]; ix < x[1]; ++ix) {
+        const int32_t* in = (const int32_t*)j->in + (((size_t)b * j->in_h + iy) * j->in_w + ix) * j->n;
+        for (int w = 0; w < j->n; ++w) o[w] &= in[w];
       }
-    }
-    if (!seen)
-      for (int w = 0; w < j->words; ++w) o[w] = 0;
   }
 }
 
 void bnn_maxpool(const int32_t* in, int batch, int in_h, int in_w, int words, int f_h, int f_w,
                  int s_h, int s_w, int pad_top, int pad_left, int out_h, int out_w,
                  int32_t* out, int threads) {
-  pool_job j = {in, in_h, in_w, words, f_h, f_w, s_h, s_w, pad_top, pad_left, out_h, out_w, out};
+  pool_job j = {in, out, words, in_h, in_w, f_h, f_w, s_h, s_w, pad_top, pad_left, out_h, out_w};
   bnn_parallel_for(batch * out_h, threads, pool_row, &j);
 }
 
@@ -901,41 +905,32 @@ void bnn_maxpool(const int32_t* in, int batch, int in_h, int in_w, int words, in
 
 static int split_threads(int64_t floats, int threads) { return floats < BNN_MIN_FLOATS_PER_SPLIT ? 1 : threads; }
 
-typedef struct {
-  const float* in;
-  int in_h, in_w, channels, f_h, f_w, s_h, s_w, pad_top, pad_left, out_h, out_w;
-  float* out;
-} pool_f32_job;
-
+/* The first of equal inputs stays (x > o), as the window is read row by row. */
 static void pool_f32_row(void* vctx, int row) {
-  const pool_f32_job* j = (const pool_f32_job*)vctx;
-  const float* in = j->in;
-  const int b = row / j->out_h, oy = row % j->out_h, c = j->channels;
+  const pool_job* j = (const pool_job*)vctx;
+  const int b = row / j->out_h, oy = row % j->out_h, c = j->n;
   for (int ox = 0; ox < j->out_w; ++ox) {
-    float* restrict o = j->out + (((size_t)b * j->out_h + oy) * j->out_w + ox) * c;
-    int seen = 0;
-    for (int ky = 0; ky < j->f_h; ++ky) {
-      const int iy = oy * j->s_h - j->pad_top + ky;
-      if (iy < 0 || iy >= j->in_h) continue;
-      for (int kx = 0; kx < j->f_w; ++kx) {
-        const int ix = ox * j->s_w - j->pad_left + kx;
-        if (ix < 0 || ix >= j->in_w) continue;
-        const float* restrict x = in + (((size_t)b * j->in_h + iy) * j->in_w + ix) * c;
-        if (!seen)
-          for (int k = 0; k < c; ++k) o[k] = x[k];
-        else
-          for (int k = 0; k < c; ++k) o[k] = x[k] > o[k] ? x[k] : o[k];
-        seen = 1;
-      }
-    }
-    if (!seen)
+    float* restrict o = (float*)j->out + ((size_t)row * j->out_w + ox) * c;
+    int y[2], x[2];
+    pool_window(j, oy, ox, y, x);
+    if (y[0] >= y[1] || x[0] >= x[1]) {
       for (int k = 0; k < c; ++k) o[k] = 0.0f;
+      continue;
+    }
+    for (int iy = y[0]; iy < y[1]; ++iy)
+      for (int ix = x[0]; ix < x[1]; ++ix) {
+        const float* restrict in = (const float*)j->in + (((size_t)b * j->in_h + iy) * j->in_w + ix) * c;
+        if (iy == y[0] && ix == x[0])
+          for (int k = 0; k < c; ++k) o[k] = in[k];
+        else
+          for (int k = 0; k < c; ++k) o[k] = in[k] > o[k] ? in[k] : o[k];
+      }
   }
 }
 
 void bnn_maxpool_f32(const float* in, int batch, int in_h, int in_w, int channels, int f_h, int f_w, int s_h,
                      int s_w, int pad_top, int pad_left, int out_h, int out_w, float* out, int threads) {
-  pool_f32_job j = {in, in_h, in_w, channels, f_h, f_w, s_h, s_w, pad_top, pad_left, out_h, out_w, out};
+  pool_job j = {in, out, channels, in_h, in_w, f_h, f_w, s_h, s_w, pad_top, pad_left, out_h, out_w};
   threads = split_threads((int64_t)batch * out_h * out_w * channels * f_h * f_w, threads);
   bnn_parallel_for(batch * out_h, threads, pool_f32_row, &j);
 }
