@@ -430,10 +430,11 @@ def _layer_table(row: dict, peak: float, fill: float = 0.0) -> list[str]:
                   "| input HxW | Cin | Cout | kernel | layers | us per layer | fraction of peak "
                   "| popcount bound us | output bound us |",
                   "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        bounds = [_bounds(q, peak, fill) for q in prof]
         groups: dict = {}
-        for q in prof:
+        for q, qb in zip(prof, bounds):
             key = (q["in_h"], q["in_w"], q["channels_in"], q["out_c"], q["k_h"])
-            g = groups.setdefault(key, [0, 0.0, 0, _bounds(q, peak, fill)])
+            g = groups.setdefault(key, [0, 0.0, 0, qb])
             g[0] += 1
             g[1] += q["seconds"]
             g[2] += q["bmacs"]
@@ -444,7 +445,6 @@ def _layer_table(row: dict, peak: float, fill: float = 0.0) -> list[str]:
         tot_s = sum(q["seconds"] for q in prof)
         tot_m = sum(q["bmacs"] for q in prof)
         frac = f"{100 * tot_m / tot_s / peak:.1f} %" if tot_s > 0 else "n/a"
-        bounds = [_bounds(q, peak, fill) for q in prof]
         overlap, serial = sum(max(b) for b in bounds), sum(sum(b) for b in bounds)
         lines += [f"| all | | | | {len(prof)} | {1e6 * tot_s:.0f} (total) | {frac} "
                   f"| {1e6 * sum(b[0] for b in bounds):.0f} | {1e6 * sum(b[1] for b in bounds):.0f} |", "",
