@@ -593,6 +593,19 @@ static int sole_reader(const graph_view* g, int t) {
   return -1;
 }
 
+/* A unit of `kind` replacing `n_nodes` nodes, reading `n_in` tensors and writing `out`; every other
+ * field is -1 (none) or empty. */
+static void unit_init(fused_unit* u, int kind, const int* nodes, int n_nodes, const int* in, int n_in, int out) {
+  memset(u, 0, sizeof(*u));
+  u->kind = kind;
+  for (int k = 0; k < n_nodes; ++k) u->nodes[k] = nodes[k];
+  u->n_nodes = n_nodes;
+  for (int k = 0; k < n_in && in; ++k) u->in[k] = in[k];
+  u->n_in = n_in;
+  u->out = out;
+  u->scale = u->shift = u->residual = u->bits = u->alpha = u->cat_node = u->part = u->size = -1;
+}
+
 /* MUL(x, scale) -> ADD(., shift) -> LceQuantize ending at node q. */
 static int match_bn_sign(const TfLiteContext* ctx, const graph_view* g, int q, fused_unit* u) {
   const TfLiteNode* qn = g->node[q];
@@ -616,8 +629,9 @@ static int match_bn_sign(const TfLiteContext* ctx, const graph_view* g, int q, f
     return 0;
   const int64_t ns = checked_count(&ctx->tensors[scale], 0), nb = checked_count(&ctx->tensors[shift], 0);
   if ((ns != 1 && ns != last_dim(tx)) || (nb != 1 && nb != last_dim(tx))) return 0;
-  memset(u, 0, sizeof(*u));
-  *u = (fused_unit){UNIT_BN_SIGN, {mul, add, q}, 3, {x}, 1, scale, shift, -1, qn->outputs->data[0], -1, -1, -1, -1, 0, 0};
+  unit_init(u, UNIT_BN_SIGN, (const int[]){mul, add, q}, 3, &x, 1, qn->outputs->data[0]);
+  u->scale = scale;
+  u->shift = shift;
   return 1;
 }
 
@@ -637,7 +651,8 @@ static int match_concat_add(const TfLiteContext* ctx, const graph_view* g, int c
       (axis != -1 && axis != tc->dims->size - 1) || tc->type != kTfLiteFloat32 ||
       ctx->tensors[r].type != kTfLiteFloat32 || !same_dims(tc, &ctx->tensors[r]) || !same_dims(tc, &ctx->tensors[sum]))
     return 0;
-  *u = (fused_unit){UNIT_CONCAT_ADD, {cat, add}, 2, {0}, cn->inputs->size, -1, -1, r, sum, -1, -1, -1, -1, 0, 0};
+  unit_init(u, UNIT_CONCAT_ADD, (const int[]){cat, add}, 2, 0, cn->inputs->size, sum);
+  u->residual = r;
   for (int i = 0; i < cn->inputs->size; ++i) {
     const int y = cn->inputs->data[i];
     if (!valid_tensor(g, y) || is_const(ctx, y) || ctx->tensors[y].type != kTfLiteFloat32 ||
@@ -676,14 +691,7 @@ static int match_bconv(const TfLiteContext* ctx, const graph_view* g, int b, fus
   if (!valid_tensor(g, in) || !valid_tensor(g, y) || ctx->tensors[in].type != kTfLiteInt32 ||
       ctx->tensors[y].type != kTfLiteFloat32 || checked_count(&ctx->tensors[y], 4) <= 0)
     return 0;
-  memset(u, 0, sizeof(*u));
-  u->kind = UNIT_BCONV;
-  u->nodes[0] = b;
-  u->n_nodes = 1;
-  u->n_in = 5;
-  for (int k = 0; k < 5; ++k) u->in[k] = bn->inputs->data[k];
-  u->out = y;
-  u->bits = u->scale = u->shift = u->residual = u->cat_node = u->part = u->alpha = -1;
+  unit_init(u, UNIT_BCONV, &b, 1, bn->inputs->data, 5, y);
   u->options = (const char*)bn->custom_initial_data;
   u->options_size = bn->custom_initial_data_size;
   const int pr = sole_reader(g, y), py = match_prelu(ctx, g, pr, y, &u->alpha);
@@ -806,8 +814,8 @@ static int match_max_pool(const TfLiteContext* ctx, const graph_view* g, int n, 
       pp->stride_width > BNN_MAX_POOL_WINDOW || pp->stride_height > BNN_MAX_POOL_WINDOW ||
       pp->filter_width > BNN_MAX_POOL_WINDOW || pp->filter_height > BNN_MAX_POOL_WINDOW)
     return 0;
-  memset(u, 0, sizeof(*u));
-  *u = (fused_unit){UNIT_MAX_POOL, {n}, 1, {x}, 1, -1, -1, -1, y, -1, -1, -1, -1, 0, 0, *pp, -1};
+  unit_init(u, UNIT_MAX_POOL, &n, 1, &x, 1, y);
+  u->pool = *pp;
   return 1;
 }
 
@@ -831,8 +839,7 @@ static int match_upsample_add(const TfLiteContext* ctx, const graph_view* g, int
         ctx->tensors[skip].type != kTfLiteFloat32 || is_const(ctx, skip) || checked_count(&ctx->tensors[low], 4) <= 0 ||
         !same_dims(&ctx->tensors[skip], &ctx->tensors[t]) || !same_dims(&ctx->tensors[skip], &ctx->tensors[sum]))
       continue;
-    memset(u, 0, sizeof(*u));
-    *u = (fused_unit){UNIT_UPSAMPLE_ADD, {add, rs}, 2, {low, skip}, 2, -1, -1, -1, sum, -1, -1, -1, -1, 0, 0};
+    unit_init(u, UNIT_UPSAMPLE_ADD, (const int[]){add, rs}, 2, (const int[]){low, skip}, 2, sum);
     u->size = size;
     return 1;
   }
