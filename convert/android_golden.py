@@ -56,11 +56,13 @@ def _codec_cases(rng: np.random.Generator) -> list[dict]:
     h = w = 16
     for i, k in enumerate((3, 5, 4)):
         pts = rng.uniform(-1, w, size=(k, 2))
-        maps = codec.encode(pts, (h, w), sigma=1.0 + 0.5 * i)
+        sigma = 1.0 + 0.5 * i
+        maps = codec.encode(pts, (h, w), sigma=sigma)
         maps = maps + rng.normal(0, 0.01 * i, size=maps.shape).astype(np.float32)
-        case = {"h": h, "w": w, "k": k, "heatmaps": [round(float(v), 7) for v in maps.astype(np.float32).ravel()]}
+        case = {"h": h, "w": w, "k": k, "sigma": sigma,
+                "heatmaps": [round(float(v), 7) for v in maps.astype(np.float32).ravel()]}
         for method in codec.DECODE_METHODS:
-            xy, sc = codec.decode(maps.astype(np.float32), method)
+            xy, sc = codec.decode(maps.astype(np.float32), method, sigma)
             case[method] = {"xy": xy.ravel().tolist(), "scores": sc.tolist()}
         cases.append(case)
     return cases

@@ -26,6 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from models.configs import CONFIGS, PRETRAINED, named_weights_fit, real_twin
+from runtime import codec
+from runtime.landmarker import DEFAULT_REFINE
+from runtime.spec import Task
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -37,6 +40,11 @@ SUBSET = 50  # the fixed validation subset the tests re-check
 def _face_summary(res):
     return {k: res[k] for k in ("images", "nme_inter_ocular", "nme_inter_pupil", "nme_box", "auc@0.08", "fr@0.08",
                                 "auc@0.10", "fr@0.10", "detector_missed") if k in res}
+
+
+def _headline(res: dict) -> str:
+    """An evaluation's main metric key: faces NME (inter-ocular), pose PCK@0.2 or PCKh@0.5."""
+    return next(k for k in ("nme_inter_ocular", "pck@0.2", "pckh@0.5") if k in res)
 
 
 def train_command(model: str, training: dict) -> str:
@@ -134,11 +142,10 @@ def build_card(name: str, run_dir: Path | None) -> dict:
     summ = _face_summary if cfg.task == "face" else (lambda r: {k: v for k, v in r.items()
                                                                if k.startswith(("pck", "images", "detector"))})
     card["validation_keras"] = summ(full)
-    if cfg.task == "face":
-        card["decode_methods_keras"] = {}
-        for dm in ("argmax", "quarter", "parabola"):
-            sp = cfg.replace(decode_method=dm).spec()
-            card["decode_methods_keras"][dm] = evaluate(keras, sp, val, progress=False)["nme_inter_ocular"]
+    card["decode_methods_keras"] = {}
+    for dm in codec.DECODE_METHODS:
+        res = evaluate(keras, cfg.replace(decode_method=dm).spec(), val, progress=False)
+        card["decode_methods_keras"][dm] = res[_headline(res)]
     with Landmarker(LandmarkerOptions(model_path=tfl)) as lm:
         allv = evaluate(lm.backend, lm.spec, val, progress=False)
         card["validation_tflite"] = summ(allv)
@@ -194,13 +201,16 @@ def markdown(card: dict) -> str:
     lines += ["", "| evaluation | images | " + ("NME io | NME ip | NME box | AUC@0.08 | FR@0.08 | FR@0.10 |"
                                                 if c["task"] == "face" else "PCK@0.2 (torso) |"),
               "|---|---|" + ("---|" * (6 if c["task"] == "face" else 1))]
+    passes = DEFAULT_REFINE[Task(c["task"])]
+    refined = f"then {passes} re-crop pass{'es' if passes > 1 else ''} on its landmarks (`--refine`, the default)"
     for key, label in (("validation_keras", "validation, Keras, GT-box crops"),
                        ("validation_tflite", "validation, .tflite (runtime), GT-box crops"),
                        ("validation_tflite_flip_test", "validation, .tflite, GT-box crops, --flip-test"),
                        ("validation_tflite_first50", "validation first 50, .tflite (runtime)"),
                        ("validation_tflite_blazepose_crops", "validation, .tflite, BlazePose person-detector crops "
-                        "(whole image where it finds nobody)"),
-                       ("validation_tflite_whole_image", "validation, .tflite, whole image (`--detector none`)"),
+                        f"(whole image where it finds nobody), {refined}"),
+                       ("validation_tflite_whole_image",
+                        f"validation, .tflite, whole image (`--detector none`), {refined}"),
                        ("validation_tflite_blazeface_crops", "validation, .tflite, BlazeFace detector crops "
                         "(the runtime's default)"),
                        ("validation_tflite_haar_crops", "validation, .tflite, Haar detector crops (fallback)"),
@@ -241,7 +251,8 @@ def markdown(card: dict) -> str:
         lines += ["", "Training notes:", "", t["notes"]]
     dm = card.get("decode_methods_keras")
     if dm:
-        lines += ["", "Heatmap decode on the validation split (Keras, NME io): " + ", ".join(
+        metric = "NME io" if c["task"] == "face" else "PCK@0.2"
+        lines += ["", f"Heatmap decode on the validation split (Keras, {metric}): " + ", ".join(
             f"{k} {100 * v:.2f} %" for k, v in dm.items()) + f"; this model uses `{c['decode_method']}`."]
     kv = card.get("keras_vs_tflite")
     if kv:

@@ -267,8 +267,8 @@ def landmark_moves(keras_hm: np.ndarray, other_hm: np.ndarray, spec: ModelSpec,
     """How far each decoded landmark of ``other_hm`` lies from Keras's, for two (N, H, W, K) heatmap
     stacks. Returns ``(distances, confident, clear)``: (N, K) float input pixels, and (N, K) bool
     masks: Keras's peak >= CONFIDENT_PEAK, and confident with no other peak >= ``ratio`` of it."""
-    xy_k, conf = codec.decode(keras_hm, spec.decode_method)
-    xy_o, _ = codec.decode(other_hm, spec.decode_method)
+    xy_k, conf = spec.decode(keras_hm)
+    xy_o, _ = spec.decode(other_hm)
     d = np.linalg.norm(codec.heatmap_to_input(xy_k, spec.stride) - codec.heatmap_to_input(xy_o, spec.stride), axis=-1)
     confident = conf >= CONFIDENT_PEAK
     return d, confident, confident & (codec.peak_ambiguity(keras_hm) < ratio)

@@ -128,19 +128,20 @@ def detector_calibration(task: str) -> dict:
 
 _BASES = {
     # Shipped defaults: edge size, trainable on 2 CPU cores. Their coarse 32x32 heatmaps are decoded
-    # with the log-parabola refinement, measurably better than the quarter-pixel shift there (the
-    # face model card compares both: `python -m convert.card --model face`).
+    # with DARK (smoothed, then a 2-D Newton step on the log), measurably better there than the
+    # log-parabola, and that than the quarter-pixel shift (the face model card compares them:
+    # `python -m convert.card --model face`; docs/experiments.md).
     # `face` went from width 128 to 160 on 2026-12-01 (validation NME, docs/experiments.md).
     "face": dict(task="face", keypoints="face68", input_size=128, width=160, crop_scale=1.5,
-                 decode_method="parabola"),
+                 decode_method="dark"),
     "pose-lsp": dict(task="pose", keypoints="lsp14", input_size=128, width=128, crop_scale=1.25,
-                     decode_method="parabola"),
+                     decode_method="dark"),
     # Wider (the paper's 256 channels) at the edge input size, one or two stacks: trained on a GPU
     # with `python -m models.gpu_train` (about 2.5x / 5x the CPU cost of pose-lsp per image).
     "pose-lsp-w256": dict(task="pose", keypoints="lsp14", input_size=128, width=256, crop_scale=1.25,
-                          decode_method="parabola"),
+                          decode_method="dark"),
     "pose-lsp-w256-2s": dict(task="pose", keypoints="lsp14", input_size=128, width=256, stacks=2,
-                             crop_scale=1.25, decode_method="parabola"),
+                             crop_scale=1.25, decode_method="dark"),
     # The paper's full size (256x256 input, 256 channels, 64x64 heatmaps).
     "face-256": dict(task="face", keypoints="face68", crop_scale=1.5),
     "pose-lsp-256": dict(task="pose", keypoints="lsp14", crop_scale=1.25),

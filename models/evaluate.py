@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from runtime.codec import DECODE_METHODS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,21 +37,24 @@ class KerasBackend:
 
 
 def predict(backend, spec, samples, crop_mode: str = "gt", flip_test: bool = False, progress: bool = True,
-            detector: str | None = None, stats: dict | None = None):
+            detector: str | None = None, stats: dict | None = None, refine: int | None = None):
     """Keypoints (N, K, 2) in image pixels. Detector crops: NaN rows for faces the detector missed;
-    a pose model gets the whole image there, as the runtime does (counted in ``stats["detector_missed"]``)."""
+    a pose model gets the whole image there, as the runtime does (counted in ``stats["detector_missed"]``).
+    Detector and whole-image crops are refined as the runtime does (``refine``: None = the task's
+    default, ``runtime.landmarker.DEFAULT_REFINE``); ground-truth boxes never are."""
     from tqdm import tqdm
 
     from runtime import crop
     from runtime.detectors import calibration_for, resolve
     from runtime.detectors import create as create_detector
-    from runtime.landmarker import landmarks_in_box, object_boxes
+    from runtime.landmarker import landmarks_in_box, object_boxes, refine_passes, refined
 
     detector = resolve(detector, spec.task, spec.name)
     det = create_detector(detector) if crop_mode == "detector" and detector != "none" else None
     stats = {} if stats is None else stats
     stats["detector_missed"] = 0
     cal = calibration_for(detector, spec.detector_calibration)
+    passes = stats["refine"] = 0 if crop_mode == "gt" else refine_passes(refine, spec.task)
     out = np.full((len(samples), spec.num_keypoints, 2), np.nan, np.float32)
     for i, s in enumerate(tqdm(samples, desc="evaluating", disable=not progress, mininterval=2)):
         img = s.load_image()
@@ -67,7 +72,8 @@ def predict(backend, spec, samples, crop_mode: str = "gt", flip_test: bool = Fal
             if not boxes:
                 continue
             box = boxes[0]
-        out[i] = landmarks_in_box(backend, spec, img, box, flip_test=flip_test).keypoints
+        lm = landmarks_in_box(backend, spec, img, box, flip_test=flip_test)
+        out[i] = refined(backend, spec, img, lm, passes, flip_test).keypoints
     return out
 
 
@@ -144,14 +150,14 @@ def markdown(res: dict, title: str) -> str:
 
 
 def evaluate(backend, spec, samples, out: Path | None = None, crop_mode="gt", flip_test=False, title="",
-             progress=True, detector: str | None = None) -> dict:
+             progress=True, detector: str | None = None, refine: int | None = None) -> dict:
     from models.keypoints import Metric, metric_of
     from runtime.detectors import resolve
 
     detector = resolve(detector, spec.task, spec.name)
     metric = metric_of(spec)
     stats: dict = {}
-    pred = predict(backend, spec, samples, crop_mode, flip_test, progress, detector, stats)
+    pred = predict(backend, spec, samples, crop_mode, flip_test, progress, detector, stats, refine)
     gt = np.stack([s.keypoints for s in samples])
     if metric is Metric.NME_IO:
         res = face_metrics(pred, gt)
@@ -160,7 +166,7 @@ def evaluate(backend, spec, samples, out: Path | None = None, crop_mode="gt", fl
         if crop_mode == "detector":
             res["detector_missed_whole_image"] = stats["detector_missed"]
     res.update({"model": spec.name, "crop": f"detector:{detector}" if crop_mode == "detector" else crop_mode,
-                "flip_test": flip_test})
+                "flip_test": flip_test, "refine": stats["refine"]})
     if out is not None:
         from runtime.io import atomic_write_bytes
 
@@ -186,9 +192,11 @@ def main(argv=None) -> int:
                         "image: the whole image (the runtime's default for pose)")
     p.add_argument("--detector", default=None,
                    help="with --crop detector: face blazeface (default) or haar; pose blazepose (default)")
-    p.add_argument("--decode", default=None, choices=("argmax", "quarter", "parabola"),
+    p.add_argument("--decode", default=None, choices=DECODE_METHODS,
                    help="override the spec's heatmap decode method")
     p.add_argument("--flip-test", action="store_true")
+    p.add_argument("--refine", type=int, default=None,
+                   help="re-crop passes after detector / whole-image crops (default: the runtime's for the task)")
     p.add_argument("--limit", type=int, default=0, help="first N samples only")
     p.add_argument("--out", default=None, help="output folder (default: build/eval/<model>)")
     args = p.parse_args(argv)
@@ -226,7 +234,7 @@ def main(argv=None) -> int:
     if args.decode:
         spec.decode_method = args.decode
     out = Path(args.out or ROOT / "build" / "eval" / spec.name)
-    res = evaluate(backend, spec, samples, out, args.crop, args.flip_test, detector=detector)
+    res = evaluate(backend, spec, samples, out, args.crop, args.flip_test, detector=detector, refine=args.refine)
     print(json.dumps({k: v for k, v in res.items() if k != "errors_inter_ocular"}, indent=1))
     print(f"wrote {out}/metrics.json, metrics.md")
     return 0

@@ -294,7 +294,7 @@ def train(args) -> int:
                 x = x.contiguous(memory_format=torch.channels_last)
                 hms.append(net(x)[-1].permute(0, 2, 3, 1).float().cpu().numpy())
         net.train()
-        xy, _ = codec.decode(np.concatenate(hms), cfg.decode_method)
+        xy, _ = spec.decode(np.concatenate(hms))
         pred = codec.heatmap_to_input(xy, cfg.input_size / cfg.heatmap_size)
         return recipe.validation_metrics(cfg.task, pred, pk["val_kc"], pk["val_vis"], pk["val_annotated"])
 

@@ -77,9 +77,9 @@ def evaluate(model, cache, cfg, batch: int) -> dict:
     for x, *_ in ds:
         out = model(x, training=False)
         preds.append(out[-1].numpy() if isinstance(out, (list, tuple)) else out.numpy())
-    xy, _ = codec.decode(np.concatenate(preds), cfg.decode_method)
-    pred = codec.heatmap_to_input(xy, cfg.input_size / cfg.heatmap_size)
     spec = cfg.spec()
+    xy, _ = spec.decode(np.concatenate(preds))
+    pred = codec.heatmap_to_input(xy, spec.stride)
     gts, viss = [], []
     for i, s in enumerate(cache.samples):
         _, _, kc, vis = make_example(cache.image(i), s.keypoints, s.visible, input_size=cfg.input_size,

@@ -22,6 +22,7 @@ class DecodeMethod(StrEnum):
     ARGMAX = "argmax"
     QUARTER = "quarter"
     PARABOLA = "parabola"
+    DARK = "dark"
 
 
 #: Decoding methods understood by :func:`decode` (their names, as model specs store them).
@@ -95,15 +96,20 @@ def _batched(heatmaps) -> tuple[np.ndarray, bool]:
     return hm, single
 
 
-def decode(heatmaps: np.ndarray, method: DecodeMethod | str = DecodeMethod.QUARTER) -> tuple[np.ndarray, np.ndarray]:
+def decode(heatmaps: np.ndarray, method: DecodeMethod | str = DecodeMethod.QUARTER,
+           sigma: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Decode keypoint locations from heatmaps.
 
     Args:
         heatmaps: (H, W, K) or (N, H, W, K) float heatmaps (channels-last).
         method: ``"argmax"`` (integer peak), ``"quarter"`` (argmax moved a quarter pixel towards
-            the higher neighbour in x and in y, as in Newell et al. and the authors' code), or
+            the higher neighbour in x and in y, as in Newell et al. and the authors' code),
             ``"parabola"`` (argmax refined by a parabola fitted to the log of the 3x3 neighbourhood,
-            exact for noiseless Gaussians).
+            exact for noiseless Gaussians), or ``"dark"`` (distribution-aware: the map smoothed by
+            a Gaussian of ``sigma``, then one Newton step on its log from the argmax, with the
+            cross term; Zhang et al., CVPR 2020; see :func:`_dark_offsets`).
+        sigma: the heatmaps' Gaussian standard deviation in heatmap pixels (the model spec's
+            ``heatmap_sigma``); only ``"dark"`` uses it.
 
     Returns:
         ``(xy, scores)``: (K, 2) or (N, K, 2) float32 ``(x, y)`` in heatmap pixels, and (K,) or
@@ -118,7 +124,13 @@ def decode(heatmaps: np.ndarray, method: DecodeMethod | str = DecodeMethod.QUART
     scores = np.take_along_axis(flat, idx[..., None], axis=2)[..., 0]
     py, px = np.divmod(idx, w)
     xy = np.stack([px, py], axis=-1).astype(np.float32)
-    if method != "argmax":
+    if method == "dark":
+        if not sigma > 0:
+            raise ValueError(f"sigma must be > 0, got {sigma}")
+        dx, dy = _dark_offsets(np.transpose(hm, (0, 3, 1, 2)), px, py, float(sigma))
+        xy[..., 0] += np.where((px > 0) & (px < w - 1), dx, 0.0)
+        xy[..., 1] += np.where((py > 0) & (py < h - 1), dy, 0.0)
+    elif method != "argmax":
         maps = np.transpose(hm, (0, 3, 1, 2))  # (N, K, H, W)
         ni, ki = np.meshgrid(np.arange(n), np.arange(k), indexing="ij")
 
@@ -151,6 +163,57 @@ def decode(heatmaps: np.ndarray, method: DecodeMethod | str = DecodeMethod.QUART
     if single:
         return xy[0], scores[0]
     return xy, scores
+
+
+def _dark_offsets(maps: np.ndarray, px: np.ndarray, py: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-pixel offsets of the DARK decode (Zhang et al., "Distribution-Aware Coordinate
+    Representation for Human Pose Estimation", CVPR 2020).
+
+    The map is smoothed with a normalised Gaussian of ``sigma`` (radius ``ceil(3 sigma)``, borders
+    mirrored without repeating the edge pixel, OpenCV's BORDER_REFLECT_101), only at the 3x3 pixels
+    around the argmax; ``L`` = log of those 9 values (floored at 1e-10). The offset is the Newton
+    step ``-H^-1 g`` with central differences: ``g = (L_x, L_y)``, ``H = [[L_xx, L_xy], [L_xy,
+    L_yy]]``, clipped to [-1, 1] per axis; 0 where ``H`` is not negative definite.
+
+    Args:
+        maps: (N, K, H, W) float heatmaps.
+        px, py: (N, K) int argmax column and row.
+        sigma: smoothing standard deviation in heatmap pixels (> 0).
+
+    Returns:
+        ``(dx, dy)``: (N, K) float64 offsets in heatmap pixels.
+    """
+    n, k, h, w = maps.shape
+    r = max(1, int(np.ceil(3 * sigma)))
+    p = r + 1
+    t = np.arange(-p, p + 1)
+    ys, xs = _reflect101(py[..., None] + t, h), _reflect101(px[..., None] + t, w)  # (N, K, 2p + 1)
+    ni, ki = np.meshgrid(np.arange(n), np.arange(k), indexing="ij")
+    patch = maps[ni[..., None, None], ki[..., None, None], ys[..., :, None], xs[..., None, :]].astype(np.float64)
+    g = np.exp(-np.arange(-r, r + 1) ** 2 / (2 * sigma**2))
+    g /= g.sum()
+    rows = np.stack([patch[..., c:c + 2 * r + 1] @ g for c in range(3)], axis=-1)  # (N, K, 2p + 1, 3)
+    sm = np.stack([np.einsum("...ic,i->...c", rows[..., c:c + 2 * r + 1, :], g) for c in range(3)], axis=-2)
+    lg = np.log(np.maximum(sm, 1e-10))  # (N, K, 3, 3): [y, x] offsets -1, 0, 1
+    gx, gy = 0.5 * (lg[..., 1, 2] - lg[..., 1, 0]), 0.5 * (lg[..., 2, 1] - lg[..., 0, 1])
+    hxx = lg[..., 1, 2] - 2 * lg[..., 1, 1] + lg[..., 1, 0]
+    hyy = lg[..., 2, 1] - 2 * lg[..., 1, 1] + lg[..., 0, 1]
+    hxy = 0.25 * (lg[..., 2, 2] - lg[..., 2, 0] - lg[..., 0, 2] + lg[..., 0, 0])
+    det = hxx * hyy - hxy**2
+    ok = (det > 0) & (hxx < 0)
+    safe = np.where(ok, det, 1.0)
+    dx = np.where(ok, -(hyy * gx - hxy * gy) / safe, 0.0)
+    dy = np.where(ok, -(hxx * gy - hxy * gx) / safe, 0.0)
+    return np.clip(dx, -1.0, 1.0), np.clip(dy, -1.0, 1.0)
+
+
+def _reflect101(i: np.ndarray, n: int) -> np.ndarray:
+    """Indices mirrored into [0, n) without repeating the edge (…, 2, 1, 0, 1, 2, …, n-2, n-1, n-2, …)."""
+    if n == 1:
+        return np.zeros_like(i)
+    period = 2 * (n - 1)
+    i = np.abs(i) % period
+    return np.where(i >= n, period - i, i)
 
 
 def peak_ambiguity(heatmaps: np.ndarray, radius: int = 2) -> np.ndarray:

@@ -47,11 +47,15 @@ def parse_args(argv):
     p.add_argument("--model", default=None, help="a .tflite (with sidecar/embedded spec) or .onnx (with sidecar)")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="interpreter (default: tflite-runtime, else the TFLite C API (litert), else LCE's)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="interpreter threads (default 1: the shipped models are small enough that a second "
-                        "thread costs more in hand-offs than it gains; see README 'Benchmarks')")
+    p.add_argument("--threads", type=int, default=None,
+                   help="interpreter threads (default 2 on CPUs with 4 or more cores, else 1: 2 threads are "
+                        "1.5-2x faster on an idle machine but stall when another process takes a core; 1 on "
+                        "LCE's interpreter; see README 'Benchmarks')")
     p.add_argument("--output", default="landmarks-out", help="output folder (default: ./landmarks-out)")
     p.add_argument("--flip-test", action="store_true", help="average with the mirrored crop")
+    p.add_argument("--refine", type=int, default=None, metavar="N",
+                   help="run the model N more times on the crop of its own landmarks after a detector or "
+                        "whole-image crop (default: 1 for pose models, 0 for face models)")
     p.add_argument("--detector", default=None,
                    help="face: blazeface (default; haar if it cannot load) or haar; pose: blazepose (default) or "
                         "none (whole image)")
@@ -197,6 +201,7 @@ def _make_landmarker(args, mode):
 
     lm = Landmarker(LandmarkerOptions(model_path=args.model, backend=args.backend, threads=args.threads,
                                       running_mode=mode, detector=args.detector, flip_test=args.flip_test,
+                                      refine=args.refine,
                                       track_threshold=args.track_threshold, redetect_every=args.redetect_every,
                                       smoothing=Smoothing(args.smoothing),
                                       one_euro=OneEuroParams(args.min_cutoff, args.beta, args.d_cutoff)))

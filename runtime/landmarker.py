@@ -58,6 +58,11 @@ class RunningMode(StrEnum):
 
 
 RUNNING_MODES = tuple(m.value for m in RunningMode)
+# re-crop passes after a detector or whole-image crop (LandmarkerOptions.refine), per task: on the
+# LSPET validation split one pass takes the pose model from PCK@0.2 37.5 % to 39.5 % with the
+# person detector; faces gain nothing from it (BlazeFace's calibrated box is already tight)
+DEFAULT_REFINE = {Task.FACE: 0, Task.POSE: 1}
+MIN_REFINE_SIDE = 4.0  # pixels: landmarks that collapsed into a smaller box are not re-cropped
 FALLBACK_DETECTOR = "haar"  # a face model's detector when the default (BlazeFace) cannot load
 
 
@@ -77,13 +82,17 @@ class LandmarkerOptions:
     model_bytes: bytes | None = None
     spec: ModelSpec | None = None
     backend: BackendKind = BackendKind.AUTO  # or its value: "auto", "lce", "tflite", "onnxruntime"
-    threads: int = 1
+    threads: int | None = None  # None: ``default_threads(backend)``
     running_mode: RunningMode = RunningMode.IMAGE  # or its value: "image", "video", "live"
     # None: the task's default (face: "blazeface", Haar if it cannot load; pose: "blazepose");
     # for pose "none" = the whole image
     detector: str | None = None
     max_instances: int = 4
     flip_test: bool = False
+    # detector / whole-image crops: run the model again this many times on the crop of its own
+    # landmarks' box (each pass costs one more inference); None: the task's default
+    # (``DEFAULT_REFINE``: pose 1, as the person detector's box is loose; face 0)
+    refine: int | None = None
     track_threshold: float = 0.25
     redetect_every: int = 15  # frames; 0: only when the track is lost
     max_pixels: int = MAX_PIXELS
@@ -247,12 +256,49 @@ def landmarks_in_box(backend, spec: ModelSpec, image: np.ndarray, box, source: s
         hf = backend.run(np.ascontiguousarray(x[:, :, ::-1]))[0]
         hm = 0.5 * (hm + codec.flip_heatmaps(hf, spec.flip_pairs))
     t2 = time.perf_counter()
-    xy, scores = codec.decode(hm, spec.decode_method)
+    xy, scores = spec.decode(hm)
     kp = crop.apply(crop.invert(m), codec.heatmap_to_input(xy, spec.stride))
     t3 = time.perf_counter()
     for k, v in (("preprocess", t1 - t0), ("inference", t2 - t1), ("decode", t3 - t2)):
         t[k] = t.get(k, 0.0) + 1000 * v
     return Landmarks(kp.astype(np.float32), scores.astype(np.float32), tuple(float(v) for v in box), source)
+
+
+def default_threads(backend: str, cpus: int | None = None) -> int:
+    """Interpreter threads when none are asked for: 2 on CPUs with at least 4 cores, else 1; 1 on
+    LCE's interpreter. Measured (docs/benchmarks.md, 2-vCPU AMD EPYC): on an idle machine the binary
+    face model runs 1.5-2.2x faster at 2 threads than at 1 (``make bench``), but with one core busy
+    elsewhere its p99 latency goes from ~6 ms to ~10-130 ms (XNNPACK's workers wait for a
+    descheduled thread), so 2 threads only where half the cores stay free for the rest (a Pi's
+    camera and display, say); LCE's indirect-bgemm x86 kernel is slower at 2 threads.
+    ``cpus``: the core count (default ``os.cpu_count()``)."""
+    import os
+
+    cpus = cpus if cpus is not None else os.cpu_count() or 1
+    return 1 if backend == BackendKind.LCE else 2 if cpus >= 4 else 1
+
+
+def refine_passes(option: int | None, task: Task | str) -> int:
+    """``LandmarkerOptions.refine`` -> the number of re-crop passes (None: the task's default).
+    Raises ValueError for a negative count."""
+    passes = DEFAULT_REFINE[Task(task)] if option is None else int(option)
+    if passes < 0:
+        raise ValueError(f"refine must be >= 0 passes, got {option}")
+    return passes
+
+
+def refined(backend, spec: ModelSpec, image: np.ndarray, first: Landmarks, passes: int,
+            flip_test: bool = False, timings: dict | None = None) -> Landmarks:
+    """``first`` re-estimated ``passes`` times, each on the crop of the previous landmarks' box
+    (the training crop convention around the object itself, not a detector's rough box). Stops
+    early when the landmarks collapse into a box under ``MIN_REFINE_SIDE`` pixels."""
+    lm = first
+    for _ in range(passes):
+        box = crop.box_of_points(lm.keypoints)
+        if max(box[2], box[3]) < MIN_REFINE_SIDE:
+            break
+        lm = landmarks_in_box(backend, spec, image, box, lm.source, flip_test, timings)
+    return lm
 
 
 def _onnx_embedded_spec(data: bytes) -> ModelSpec | None:
@@ -288,8 +334,9 @@ class Landmarker:
         data, self.spec, info = load_model(o.model_path, o.model_bytes, o.spec)
         is_onnx = info is None
         self.backend_name = choose_backend(info, o.backend, is_onnx)
+        self.threads = default_threads(self.backend_name) if o.threads is None else int(o.threads)
         try:
-            self.backend = load_backend(data, self.backend_name, o.threads)
+            self.backend = load_backend(data, self.backend_name, self.threads)
         except (RuntimeError, ValueError) as e:  # the interpreter's own checks (op Prepare, shapes)
             if isinstance(e, (ModelLoadError, BackendError)):
                 raise
@@ -300,6 +347,7 @@ class Landmarker:
         if shape[1:3] != (self.spec.input_size, self.spec.input_size):
             raise ModelLoadError(f"model input {shape} does not match its spec's input size {self.spec.input_size}")
         self.size = int(shape[1])
+        self.refine = refine_passes(o.refine, self.spec.task)
         self.detector_name = resolve_detector(o.detector, self.spec.task, self.spec.name)
         self._detector = None
         self._track: list[_Track] = []
@@ -365,6 +413,13 @@ class Landmarker:
         """Run the model on the crop of landmark box ``box`` (x, y, w, h) of an RGB image."""
         return landmarks_in_box(self.backend, self.spec, image, box, source, self.options.flip_test, timings)
 
+    def _found(self, image: np.ndarray, boxes: list[tuple], source: str, timings: dict) -> list[Landmarks]:
+        """Landmarks in each box; detector and whole-image boxes refined (``options.refine``)."""
+        out = [self.landmarks_in_box(image, b, source, timings) for b in boxes]
+        if source == "user" or not self.refine:
+            return out
+        return [refined(self.backend, self.spec, image, lm, self.refine, self.options.flip_test, timings) for lm in out]
+
     def _boxes(self, image: np.ndarray, timings: dict) -> tuple[list[tuple], str]:
         """-> (object boxes (x, y, w, h), their source): the detector's, calibrated; for pose
         models the whole image when the detector is "none" or finds nobody."""
@@ -388,7 +443,7 @@ class Landmarker:
         timings: dict = {}
         ran = boxes is None and self.detector_name != "none"
         bx, src = (list(boxes), "user") if boxes is not None else self._boxes(img, timings)
-        out = [self.landmarks_in_box(img, b, src, timings) for b in bx]
+        out = self._found(img, bx, src, timings)
         timings["total"] = 1000 * (time.perf_counter() - t0)
         self.stats["frames"] += 1
         return LandmarkerResult(out, timings, None, ran)
@@ -418,7 +473,7 @@ class Landmarker:
             ran = self.detector_name != "none"
             self._since_detect = 0
             boxes, src = self._boxes(img, timings)
-            found = [self.landmarks_in_box(img, b, src, timings) for b in boxes]
+            found = self._found(img, boxes, src, timings)
             if src == "detector":
                 found = [lm for lm in found if lm.score >= self.options.track_threshold] or found
             tracked = self._match(found)

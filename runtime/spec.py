@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+import numpy as np
+
+from runtime import codec
 from runtime.codec import DecodeMethod
 
 SPEC_VERSION = 1
@@ -74,6 +77,11 @@ class ModelSpec:
     def stride(self) -> float:
         """Input pixels per heatmap pixel."""
         return self.input_size / self.heatmap_size
+
+    def decode(self, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(H, W, K) or (N, H, W, K) float heatmaps -> ``(xy, scores)`` in heatmap pixels, with this
+        model's decode method and Gaussian sigma (see :func:`runtime.codec.decode`)."""
+        return codec.decode(heatmaps, self.decode_method, self.heatmap_sigma)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

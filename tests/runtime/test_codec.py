@@ -51,12 +51,45 @@ def test_round_trip_quarter_offset_64():
     assert np.abs(xy - grid).max() < 0.1
 
 
-def test_decode_batch_matches_single():
+@pytest.mark.parametrize("sigma", [0.7, 1.0, 2.0])
+def test_round_trip_dark_subpixel(sigma):
+    # Smoothing a Gaussian by a Gaussian leaves a Gaussian, whose log is a quadratic: one Newton
+    # step lands on the point (up to the kernel's truncation and the mirrored border).
+    rng = np.random.default_rng(3)
+    kp = _random_points(rng, 300, 32, margin=int(4 * sigma) + 1)  # the mirrored border: 3 sigma + the Gaussian
+    xy, scores = codec.decode(codec.encode(kp, (32, 32), sigma=sigma), "dark", sigma=sigma)
+    assert np.abs(xy - kp).max() < 0.02
+    np.testing.assert_array_equal(scores, codec.decode(codec.encode(kp, (32, 32), sigma=sigma), "argmax")[1])
+
+
+def test_dark_beats_parabola_on_noisy_maps():
+    # What it is for: a model's heatmaps are noisy; smoothing before the fit averages the noise.
+    rng = np.random.default_rng(4)
+    kp = _random_points(rng, 400, 32, margin=3)
+    hm = codec.encode(kp, (32, 32)) + rng.normal(0, 0.05, (32, 32, 400)).astype(np.float32)
+    err = {m: np.linalg.norm(codec.decode(hm, m)[0] - kp, axis=1).mean() for m in ("parabola", "dark")}
+    assert err["dark"] < 0.8 * err["parabola"], err
+
+
+def test_dark_at_borders_and_on_tiny_maps():
+    # a peak on the border moves only along the other axis; 1-pixel-wide maps decode to their argmax
+    hm = codec.encode(np.array([[0.0, 7.3], [6.6, 15.0]], np.float32), (16, 16))
+    xy, _ = codec.decode(hm, "dark")
+    assert xy[0, 0] == 0.0 and abs(xy[0, 1] - 7.3) < 0.1
+    assert xy[1, 1] == 15.0 and abs(xy[1, 0] - 6.6) < 0.1
+    xy, _ = codec.decode(np.array([[[0.1], [0.9], [0.2]]], np.float32), "dark")  # (1, 3, 1)
+    assert xy[0, 1] == 0.0 and 0.5 < xy[0, 0] < 1.5
+    flat, _ = codec.decode(np.zeros((5, 5, 1), np.float32), "dark")  # no peak: no offset
+    np.testing.assert_array_equal(flat, [[0.0, 0.0]])
+
+
+@pytest.mark.parametrize("method", codec.DECODE_METHODS)
+def test_decode_batch_matches_single(method):
     rng = np.random.default_rng(2)
     hm = rng.random((3, 16, 16, 5)).astype(np.float32)
-    xy, s = codec.decode(hm)
+    xy, s = codec.decode(hm, method)
     for i in range(3):
-        xi, si = codec.decode(hm[i])
+        xi, si = codec.decode(hm[i], method)
         np.testing.assert_array_equal(xy[i], xi)
         np.testing.assert_array_equal(s[i], si)
 
@@ -66,6 +99,8 @@ def test_decode_rejects_bad_input():
         codec.decode(np.zeros((4, 4, 1)), "bogus")
     with pytest.raises(ValueError, match="shape"):
         codec.decode(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="sigma"):
+        codec.decode(np.zeros((4, 4, 1)), "dark", sigma=0.0)
 
 
 def test_coordinate_maps_invert():

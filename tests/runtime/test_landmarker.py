@@ -59,7 +59,7 @@ def test_user_box_skips_detector_and_maps_back(tiny):
         c, side = crop.box_crop(box, lm.spec.crop_scale)
         m = crop.crop_matrix(c, side, lm.size)
         x = crop.warp(img, m, lm.size)[None].astype(np.float32) * lm.spec.input_scale + lm.spec.input_offset
-        xy, _ = codec.decode(lm.backend.run(x)[0], lm.spec.decode_method)
+        xy, _ = lm.spec.decode(lm.backend.run(x)[0])
         expect = crop.apply(crop.invert(m), codec.heatmap_to_input(xy, lm.spec.stride))
         np.testing.assert_allclose(res.landmarks[0].keypoints, expect, atol=1e-3)
 
@@ -72,11 +72,42 @@ def test_flip_test_runs_and_is_symmetric_on_a_symmetric_image(tiny):
 
 
 def test_pose_whole_image_with_detector_none(tiny_pose):
-    with Landmarker(LandmarkerOptions(model_path=tiny_pose, detector="none")) as lm:
+    with Landmarker(LandmarkerOptions(model_path=tiny_pose, detector="none", refine=0)) as lm:
         res = lm.detect(_img())
         assert lm.stats["detector_calls"] == 0 and res.landmarks[0].source == "image"
         assert res.landmarks[0].keypoints.shape == (14, 2)
         assert np.allclose(res.landmarks[0].box, crop.whole_image_box((512, 512), lm.spec.crop_scale))
+
+
+def test_pose_crops_are_refined_once_by_default(tiny_pose):
+    """The default pose pipeline runs the model again on the crop of its own landmarks' box."""
+    img = _img()
+    with Landmarker(LandmarkerOptions(model_path=tiny_pose, detector="none", refine=0)) as lm:
+        first = lm.detect(img).landmarks[0]
+        again = lm.detect(img, boxes=[crop.box_of_points(first.keypoints)]).landmarks[0]
+        twice = lm.detect(img, boxes=[crop.box_of_points(again.keypoints)]).landmarks[0]
+    with Landmarker(LandmarkerOptions(model_path=tiny_pose, detector="none")) as lm:
+        assert lm.refine == 1
+        got = lm.detect(img).landmarks[0]
+    assert got.source == "image"
+    np.testing.assert_allclose(got.box, again.box)
+    np.testing.assert_allclose(got.keypoints, again.keypoints)
+    with Landmarker(LandmarkerOptions(model_path=tiny_pose, detector="none", refine=2)) as lm:
+        np.testing.assert_allclose(lm.detect(img).landmarks[0].keypoints, twice.keypoints)
+        box = (100.0, 50.0, 200.0, 300.0)  # a user's box is taken as given
+        assert lm.detect(img, boxes=[box]).landmarks[0].box == box
+
+
+def test_refine_defaults_and_limits(tiny):
+    from runtime.landmarker import Landmarks, refine_passes, refined
+
+    assert (refine_passes(None, "face"), refine_passes(None, "pose"), refine_passes(2, "face")) == (0, 1, 2)
+    with pytest.raises(ValueError, match="refine must be >= 0"):
+        Landmarker(LandmarkerOptions(model_path=tiny, refine=-1))
+    # landmarks collapsed into a point are not re-cropped (a box of side 0 would zoom into one pixel)
+    point = Landmarks(np.full((68, 2), 40.0, np.float32), np.zeros(68, np.float32), (0.0, 0.0, 9.0, 9.0), "detector")
+    with Landmarker(LandmarkerOptions(model_path=tiny)) as lm:
+        assert refined(lm.backend, lm.spec, _img(), point, 3) is point
 
 
 def test_pose_default_is_the_person_detector_then_the_whole_image(tiny_pose):
@@ -272,3 +303,17 @@ def test_object_boxes_falls_back_to_the_whole_image_for_pose_only(tiny, tiny_pos
     assert src == "detector" and np.allclose(boxes, [(15.0, 30.0, 20.0, 20.0)])
     assert object_boxes([], (100, 200, 3), pose, {}) == ([crop.whole_image_box((100, 200), pose.crop_scale)], "image")
     assert object_boxes([], (100, 200, 3), face, {}) == ([], "detector")
+
+
+def test_threads_default_from_measurements(tiny):
+    import os
+
+    from runtime.landmarker import default_threads
+
+    assert [default_threads("tflite", n) for n in (1, 2, 3, 4, 8)] == [1, 1, 1, 2, 2]
+    assert default_threads("onnxruntime", 4) == 2 and default_threads("lce", 8) == 1
+    assert default_threads("tflite") == default_threads("tflite", os.cpu_count())
+    with Landmarker(LandmarkerOptions(model_path=tiny)) as lm:
+        assert lm.threads == default_threads(lm.backend_name)
+    with Landmarker(LandmarkerOptions(model_path=tiny, threads=1)) as lm:
+        assert lm.threads == 1

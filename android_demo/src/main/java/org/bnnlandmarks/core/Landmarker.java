@@ -80,7 +80,7 @@ public final class Landmarker {
                     + "x" + k);
         }
         float[] xy = new float[2 * k], scores = new float[k];
-        HeatmapCodec.decode(hm, hs, hs, k, spec.decodeMethod, xy, scores);
+        HeatmapCodec.decode(hm, hs, hs, k, spec.decodeMethod, spec.heatmapSigma, xy, scores);
         HeatmapCodec.heatmapToInput(xy, spec.stride());
         Affine.apply(Affine.invert(m), xy);
         long t3 = System.nanoTime();

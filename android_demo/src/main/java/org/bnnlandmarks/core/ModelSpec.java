@@ -20,6 +20,7 @@ public final class ModelSpec {
     public final float inputOffset;
     public final float cropScale;
     public final String decodeMethod;
+    public final float heatmapSigma;
     public final int[][] skeleton;
     public final String tfliteSha256;
     private final JSONObject calibration;
@@ -35,6 +36,7 @@ public final class ModelSpec {
         inputOffset = (float) o.getDouble("input_offset");
         cropScale = (float) o.getDouble("crop_scale");
         decodeMethod = o.optString("decode_method", "quarter");
+        heatmapSigma = (float) o.optDouble("heatmap_sigma", 1.0);
         JSONArray sk = o.optJSONArray("skeleton");
         skeleton = new int[sk == null ? 0 : sk.length()][];
         for (int i = 0; i < skeleton.length; i++) {
@@ -48,9 +50,10 @@ public final class ModelSpec {
                 || !(cropScale > 0)) {
             throw new JSONException("inconsistent sizes in model spec " + name);
         }
-        if (!decodeMethod.equals("argmax") && !decodeMethod.equals("quarter") && !decodeMethod.equals("parabola")) {
+        if (!java.util.Arrays.asList(HeatmapCodec.METHODS).contains(decodeMethod)) {
             throw new JSONException("unknown decode_method " + decodeMethod);
         }
+        if (!(heatmapSigma > 0)) throw new JSONException("heatmap_sigma must be > 0 in model spec " + name);
     }
 
     /** Parses a sidecar; throws IllegalArgumentException naming the problem. */

@@ -18,9 +18,10 @@ public class HeatmapCodecTest {
             JSONArray hmj = c.getJSONArray("heatmaps");
             float[] hm = new float[hmj.length()];
             for (int j = 0; j < hm.length; j++) hm[j] = (float) hmj.getDouble(j);
-            for (String method : new String[] {"argmax", "quarter", "parabola"}) {
+            float sigma = (float) c.getDouble("sigma");
+            for (String method : HeatmapCodec.METHODS) {
                 float[] xy = new float[2 * k], sc = new float[k];
-                HeatmapCodec.decode(hm, h, w, k, method, xy, sc);
+                HeatmapCodec.decode(hm, h, w, k, method, sigma, xy, sc);
                 JSONArray exy = c.getJSONObject(method).getJSONArray("xy");
                 JSONArray esc = c.getJSONObject(method).getJSONArray("scores");
                 for (int j = 0; j < 2 * k; j++) assertEquals(method + " case " + i, exy.getDouble(j), xy[j], tol);
@@ -28,7 +29,7 @@ public class HeatmapCodecTest {
                 checked++;
             }
         }
-        assertEquals(9, checked);
+        assertEquals(3 * HeatmapCodec.METHODS.length, checked);
     }
 
     @Test public void heatmapToInputIsTheRuntimeMapping() {
@@ -40,6 +41,6 @@ public class HeatmapCodecTest {
 
     @Test(expected = IllegalArgumentException.class)
     public void unknownMethodIsRejected() {
-        HeatmapCodec.decode(new float[4], 2, 2, 1, "soft-argmax", new float[2], new float[1]);
+        HeatmapCodec.decode(new float[4], 2, 2, 1, "soft-argmax", 1f, new float[2], new float[1]);
     }
 }
