@@ -26,6 +26,7 @@ public final class HeatmapCodec {
             throw new IllegalArgumentException("unknown decode method " + method);
         }
         if (dark && !(sigma > 0)) throw new IllegalArgumentException("sigma must be > 0, got " + sigma);
+        double[] g = dark ? gaussian(sigma) : null; // once per call, not per keypoint
         for (int c = 0; c < k; c++) {
             int best = 0;
             float bv = hm[c];
@@ -51,7 +52,7 @@ public final class HeatmapCodec {
                 if (px > 0 && px < w - 1) x += dx;
                 if (py > 0 && py < h - 1) y += dy;
             } else if (dark) {
-                double[] d = darkOffset(hm, h, w, k, c, py, px, sigma);
+                double[] d = darkOffset(hm, h, w, k, c, py, px, g);
                 if (px > 0 && px < w - 1) x += d[0];
                 if (py > 0 && py < h - 1) y += d[1];
             }
@@ -71,12 +72,8 @@ public final class HeatmapCodec {
      * (radius ceil(3 sigma), mirrored borders) at the 3x3 pixels around it, then one Newton step
      * -H^-1 g, clipped to [-1, 1]; 0 where H is not negative definite.
      */
-    private static double[] darkOffset(float[] hm, int h, int w, int k, int c, int py, int px, float sigma) {
-        int r = Math.max(1, (int) Math.ceil(3 * (double) sigma));
-        double[] g = new double[2 * r + 1];
-        double sum = 0;
-        for (int i = -r; i <= r; i++) sum += g[i + r] = Math.exp(-(double) (i * i) / (2.0 * sigma * sigma));
-        for (int i = 0; i < g.length; i++) g[i] /= sum;
+    private static double[] darkOffset(float[] hm, int h, int w, int k, int c, int py, int px, double[] g) {
+        int r = g.length / 2;
         double[][] lg = new double[3][3];
         for (int a = -1; a <= 1; a++) {
             for (int b = -1; b <= 1; b++) {
@@ -96,6 +93,16 @@ public final class HeatmapCodec {
         double det = hxx * hyy - hxy * hxy;
         if (!(det > 0 && hxx < 0)) return new double[] {0.0, 0.0};
         return new double[] {clip1(-(hyy * gx - hxy * gy) / det), clip1(-(hxx * gy - hxy * gx) / det)};
+    }
+
+    /** The normalised Gaussian kernel of {@code sigma}, radius ceil(3 sigma) (at least 1). */
+    private static double[] gaussian(float sigma) {
+        int r = Math.max(1, (int) Math.ceil(3 * (double) sigma));
+        double[] g = new double[2 * r + 1];
+        double sum = 0;
+        for (int i = -r; i <= r; i++) sum += g[i + r] = Math.exp(-(double) (i * i) / (2.0 * sigma * sigma));
+        for (int i = 0; i < g.length; i++) g[i] /= sum;
+        return g;
     }
 
     private static int reflect101(int i, int n) { // ..., 2, 1, 0, 1, 2, ..., n-2, n-1, n-2, ... (numpy's "reflect")
