@@ -356,7 +356,7 @@ class Landmarker:
         self.stats = {"frames": 0, "detector_calls": 0, "dropped": 0}
         self._worker = None
         self._busy = None
-        self._pending = None  # the live-mode job in flight (a Future)
+        self._pending: list = []  # live-mode jobs submitted and not yet looked at (Futures)
         if self.running_mode is RunningMode.LIVE and o.result_callback is None:
             raise ValueError("running_mode='live' needs a result_callback (use 'video' for synchronous frames)")
 
@@ -530,21 +530,24 @@ class Landmarker:
         def job():
             try:
                 res = self.detect_for_video(frame, timestamp_ms)
-                self.options.result_callback(res, frame, timestamp_ms)
             finally:
+                # free before the callback: a caller woken by it can send the next frame, which then
+                # waits for this callback on the same single worker thread, so results stay in order
                 self._busy.release()
+            self.options.result_callback(res, frame, timestamp_ms)
 
-        self._pending = self._worker.submit(job)
+        self._pending.append(self._worker.submit(job))
         return True
 
     def _raise_worker_error(self) -> None:
-        """Re-raise, in the caller's thread, what the last finished live-mode job raised (a bad frame,
-        a failing result_callback): a live stream never fails silently."""
-        done, self._pending = self._pending, None
-        if done is not None and not done.done():
-            self._pending = done  # still running: look again next time
-        elif done is not None and done.exception() is not None:
-            raise done.exception()
+        """Re-raise, in the caller's thread, what a finished live-mode job raised (a bad frame, a
+        failing result_callback): a live stream never fails silently. Jobs still running are kept
+        for the next look (at most two: one in its callback, the next one waiting)."""
+        for f in list(self._pending):
+            if f.done():
+                self._pending.remove(f)
+                if f.exception() is not None:
+                    raise f.exception()
 
     def reset(self) -> None:
         """Forget the track (for example between videos)."""

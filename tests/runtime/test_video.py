@@ -118,6 +118,29 @@ def test_live_mode_delivers_results_and_drops_when_busy(tiny, tmp_path):
         Landmarker(LandmarkerOptions(model_path=tiny, running_mode="live"))
 
 
+def test_live_mode_accepts_the_next_frame_sent_from_the_callback(tiny, tmp_path):
+    """A camera loop that sends the next frame as soon as a result arrives is never refused: the busy
+    flag is free once the result is ready, and results still come in order."""
+    import threading
+
+    frames = list(_frames(make_video(tmp_path / "clip.mp4", frames=6)))
+    got, accepted, done = [], [], threading.Event()
+
+    def cb(result, frame, ts):
+        got.append(ts)
+        i = ts // 10 + 1
+        if i < len(frames):
+            accepted.append(lm.detect_async(frames[i], 10 * i))
+        else:
+            done.set()
+
+    with Landmarker(LandmarkerOptions(model_path=tiny, running_mode="live", result_callback=cb)) as lm:
+        assert lm.detect_async(frames[0], 0)
+        assert done.wait(60)
+    assert accepted == [True] * (len(frames) - 1) and lm.stats["dropped"] == 0
+    assert got == [10 * i for i in range(len(frames))]
+
+
 def test_shipped_face_model_tracks_the_synthetic_clip(tmp_path):
     """With the shipped model and the default threshold, the detector runs on few frames."""
     shipped = ROOT / "runtime" / "pretrained" / "face.tflite"
@@ -141,7 +164,7 @@ def test_live_mode_surfaces_worker_errors(tiny, tmp_path):
     frame = next(_frames(make_video(tmp_path / "clip.mp4", frames=1)))
     lm = Landmarker(LandmarkerOptions(model_path=tiny, running_mode="live", result_callback=cb))
     assert lm.detect_async(frame, 0)
-    while lm._pending is not None and not lm._pending.done():
+    while not all(f.done() for f in lm._pending):
         time.sleep(0.01)
     with pytest.raises(RuntimeError, match="callback failed at 0"):
         lm.detect_async(frame, 10)
