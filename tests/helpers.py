@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +39,20 @@ def tiny_model(folder: Path, name: str = "face", **overrides) -> Path:
     w = random_weights(cfg, folder / f"{cfg.name}.h5")
     rep = core.convert(cfg, weights=w, out_dir=folder, shared_data=None)
     return Path(rep.path)
+
+
+def run_tree(cmd: list[str], timeout: float, **kw) -> subprocess.CompletedProcess:
+    """``subprocess.run(cmd, capture_output=True, text=True)`` in a process group of its own, the
+    whole group killed on timeout (a killed pip leaves its build backend running otherwise)."""
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True, **kw) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 # Child-process script: run every .tflite in argv[1] with the project's kernels (2 threads) on

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,11 +17,11 @@ def test_light_runtime_venv_runs_main_job(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     py = venv / "bin" / "python"
-    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
-                        str(ROOT / "requirements-runtime.txt")], capture_output=True, text=True, timeout=1200)
+    r = run_tree([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
+                  str(ROOT / "requirements-runtime.txt")], timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
-    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", str(ROOT)],
-                       capture_output=True, text=True, timeout=600)
+    r = run_tree([str(py), "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", str(ROOT)],
+                 timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     frozen = subprocess.run([str(py), "-m", "pip", "freeze"], capture_output=True, text=True).stdout.lower()
     assert "tensorflow" not in frozen and "larq==" not in frozen and "torch" not in frozen
