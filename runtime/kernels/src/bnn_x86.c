@@ -98,72 +98,136 @@ __attribute__((target("avx2"))) void bnn_tile16_avx2(BNN_TILE_ARGS) {
   tile_avx2(base, pix_step, tap_off, np, taps, words, w, acc, 2);
 }
 
-/* bnn_epi_args' transform + epilogue, 16 channels per vector; the float operations one by one as
- * the scalar code does them (no FMA), the PRELU on lanes whose sign bit is set. */
-__attribute__((target("avx512f,avx512dq"))) void bnn_epi_avx512(const bnn_epi_args* a) {
+/* bnn_epi_args' transform + epilogue, 16 (AVX-512) or 8 (AVX2) channels per vector; the float
+ * operations one by one as the scalar code does them (no FMA), the PRELU on lanes whose sign bit
+ * is set. The per-channel constants are loaded once per block, before the pixel loop, into
+ * locals: read through the struct, every store to an output could alias them, and the compiler
+ * reloaded them (and the output pointers) for each pixel. Compiled once per vector count `nv`,
+ * so that the constants stay in registers. */
+#define EPI_AVX512_MAX (BNN_TILE / 16)
+__attribute__((target("avx512f,avx512dq"))) static inline __attribute__((always_inline)) void epi_avx512(
+    const bnn_epi_args* a, const int nv) {
   const bnn_epilogue* e = a->e;
+  const int np = a->np, c0 = a->c0;
   const __m512i lo = _mm512_set1_epi32(a->x_min), hi = _mm512_set1_epi32(a->x_max);
   const __m512 zero = _mm512_setzero_ps();
-  for (int p = 0; p < a->np; ++p) {
+  const int32_t* restrict acc = a->acc;
+  __mmask16 m[EPI_AVX512_MAX];
+  __m512 mul[EPI_AVX512_MAX], bias[EPI_AVX512_MAX], alpha[EPI_AVX512_MAX], scale[EPI_AVX512_MAX],
+      shift[EPI_AVX512_MAX];
+  const float* restrict al = e ? e->alpha : 0;
+  float* restrict ey = e ? e->y : 0;
+  float* restrict sum = e ? e->sum : 0;
+  const float* restrict res = e ? e->residual : 0;
+  const int want_bits = e && e->bits;
+  for (int h = 0; h < nv; ++h) {
+    const int j = 16 * h;
+    m[h] = a->nc - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (a->nc - j)) - 1);
+    mul[h] = _mm512_maskz_loadu_ps(m[h], a->mul + j);
+    bias[h] = _mm512_maskz_loadu_ps(m[h], a->bias + j);
+    if (al) alpha[h] = _mm512_maskz_loadu_ps(m[h], al + c0 + j);
+    if (want_bits) {
+      scale[h] = _mm512_maskz_loadu_ps(m[h], e->scale + c0 + j);
+      shift[h] = _mm512_maskz_loadu_ps(m[h], e->shift + c0 + j);
+    }
+  }
+  float* restrict out = a->out;
+  const size_t out_stride = (size_t)a->out_stride, y_stride = e ? (size_t)e->y_stride : 0,
+               sum_stride = e ? (size_t)e->sum_stride : 0;
+  uint32_t* restrict bits = a->bits + (c0 >> 5);
+  for (int p = 0; p < np; ++p) {
     const size_t opix = a->opix0 + p;
     uint32_t word = 0;
-    for (int h = 0; 16 * h < a->nc; ++h) {
-      const int j = 16 * h, c = a->c0 + j;
-      const __mmask16 m = a->nc - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (a->nc - j)) - 1);
-      __m512i x2 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, a->acc + p * BNN_TILE + j), 1);
+    for (int h = 0; h < nv; ++h) {
+      const int j = 16 * h;
+      __m512i x2 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m[h], acc + p * BNN_TILE + j), 1);
       x2 = _mm512_min_epi32(_mm512_max_epi32(x2, lo), hi);
-      __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(x2), _mm512_maskz_loadu_ps(m, a->mul + j)),
-                               _mm512_maskz_loadu_ps(m, a->bias + j));
+      __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(x2), mul[h]), bias[h]);
       if (!e) {
-        _mm512_mask_storeu_ps(a->out + opix * (size_t)a->out_stride + j, m, y);
+        _mm512_mask_storeu_ps(out + opix * out_stride + j, m[h], y);
         continue;
       }
-      if (e->alpha) y = _mm512_mask_mul_ps(y, _mm512_movepi32_mask(_mm512_castps_si512(y)), y,
-                                           _mm512_maskz_loadu_ps(m, e->alpha + c));
-      if (e->y) _mm512_mask_storeu_ps(e->y + opix * (size_t)e->y_stride + c, m, y);
-      if (e->sum) {
-        const size_t o = opix * (size_t)e->sum_stride + c;
-        _mm512_mask_storeu_ps(e->sum + o, m, e->residual ? _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, e->residual + o)) : y);
+      if (al) y = _mm512_mask_mul_ps(y, _mm512_movepi32_mask(_mm512_castps_si512(y)), y, alpha[h]);
+      if (ey) _mm512_mask_storeu_ps(ey + opix * y_stride + c0 + j, m[h], y);
+      if (sum) {
+        const size_t o = opix * sum_stride + c0 + j;
+        _mm512_mask_storeu_ps(sum + o, m[h], res ? _mm512_add_ps(y, _mm512_maskz_loadu_ps(m[h], res + o)) : y);
       }
-      if (e->bits) {
-        const __m512 t = _mm512_add_ps(_mm512_mul_ps(y, _mm512_maskz_loadu_ps(m, e->scale + c)),
-                                       _mm512_maskz_loadu_ps(m, e->shift + c));
-        word |= (uint32_t)(_mm512_cmp_ps_mask(t, zero, _CMP_LT_OQ) & m) << j;
+      if (want_bits) {
+        const __m512 t = _mm512_add_ps(_mm512_mul_ps(y, scale[h]), shift[h]);
+        word |= (uint32_t)(_mm512_cmp_ps_mask(t, zero, _CMP_LT_OQ) & m[h]) << j;
       }
     }
-    if (e && e->bits) a->bits[p * a->out_words + (a->c0 >> 5)] |= word;
+    if (want_bits) bits[p * a->out_words] |= word;
+  }
+}
+
+__attribute__((target("avx512f,avx512dq"))) void bnn_epi_avx512(const bnn_epi_args* a) {
+  if (a->nc > 16) epi_avx512(a, 2);
+  else epi_avx512(a, 1);
+}
+
+#define EPI_AVX2_MAX (BNN_TILE / 8)
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void epi_avx2(const bnn_epi_args* a,
+                                                                                         const int nv) {
+  const bnn_epilogue* e = a->e;
+  const int np = a->np, c0 = a->c0;
+  const __m256i lo = _mm256_set1_epi32(a->x_min), hi = _mm256_set1_epi32(a->x_max);
+  const __m256 zero = _mm256_setzero_ps();
+  const int32_t* restrict acc = a->acc;
+  __m256 mul[EPI_AVX2_MAX], bias[EPI_AVX2_MAX], alpha[EPI_AVX2_MAX], scale[EPI_AVX2_MAX], shift[EPI_AVX2_MAX];
+  const float* restrict al = e ? e->alpha : 0;
+  float* restrict ey = e ? e->y : 0;
+  float* restrict sum = e ? e->sum : 0;
+  const float* restrict res = e ? e->residual : 0;
+  const int want_bits = e && e->bits;
+  for (int h = 0; h < nv; ++h) {
+    const int j = 8 * h;
+    mul[h] = _mm256_loadu_ps(a->mul + j);
+    bias[h] = _mm256_loadu_ps(a->bias + j);
+    if (al) alpha[h] = _mm256_loadu_ps(al + c0 + j);
+    if (want_bits) {
+      scale[h] = _mm256_loadu_ps(e->scale + c0 + j);
+      shift[h] = _mm256_loadu_ps(e->shift + c0 + j);
+    }
+  }
+  float* restrict out = a->out;
+  const size_t out_stride = (size_t)a->out_stride, y_stride = e ? (size_t)e->y_stride : 0,
+               sum_stride = e ? (size_t)e->sum_stride : 0;
+  uint32_t* restrict bits = a->bits + (c0 >> 5);
+  for (int p = 0; p < np; ++p) {
+    const size_t opix = a->opix0 + p;
+    uint32_t word = 0;
+    for (int h = 0; h < nv; ++h) {
+      const int j = 8 * h;
+      __m256i x2 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i*)(acc + p * BNN_TILE + j)), 1);
+      x2 = _mm256_min_epi32(_mm256_max_epi32(x2, lo), hi);
+      __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(x2), mul[h]), bias[h]);
+      if (!e) {
+        _mm256_storeu_ps(out + opix * out_stride + j, y);
+        continue;
+      }
+      if (al) y = _mm256_blendv_ps(y, _mm256_mul_ps(y, alpha[h]), y);
+      if (ey) _mm256_storeu_ps(ey + opix * y_stride + c0 + j, y);
+      if (sum) {
+        const size_t o = opix * sum_stride + c0 + j;
+        _mm256_storeu_ps(sum + o, res ? _mm256_add_ps(y, _mm256_loadu_ps(res + o)) : y);
+      }
+      if (want_bits) {
+        const __m256 t = _mm256_add_ps(_mm256_mul_ps(y, scale[h]), shift[h]);
+        word |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(t, zero, _CMP_LT_OQ)) << j;
+      }
+    }
+    if (want_bits) bits[p * a->out_words] |= word;
   }
 }
 
 __attribute__((target("avx2"))) void bnn_epi_avx2(const bnn_epi_args* a) {
-  const bnn_epilogue* e = a->e;
-  const __m256i lo = _mm256_set1_epi32(a->x_min), hi = _mm256_set1_epi32(a->x_max);
-  const __m256 zero = _mm256_setzero_ps();
-  for (int p = 0; p < a->np; ++p) {
-    const size_t opix = a->opix0 + p;
-    uint32_t word = 0;
-    for (int j = 0; j < a->nc; j += 8) {
-      const int c = a->c0 + j;
-      __m256i x2 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i*)(a->acc + p * BNN_TILE + j)), 1);
-      x2 = _mm256_min_epi32(_mm256_max_epi32(x2, lo), hi);
-      __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(x2), _mm256_loadu_ps(a->mul + j)),
-                               _mm256_loadu_ps(a->bias + j));
-      if (!e) {
-        _mm256_storeu_ps(a->out + opix * (size_t)a->out_stride + j, y);
-        continue;
-      }
-      if (e->alpha) y = _mm256_blendv_ps(y, _mm256_mul_ps(y, _mm256_loadu_ps(e->alpha + c)), y);
-      if (e->y) _mm256_storeu_ps(e->y + opix * (size_t)e->y_stride + c, y);
-      if (e->sum) {
-        const size_t o = opix * (size_t)e->sum_stride + c;
-        _mm256_storeu_ps(e->sum + o, e->residual ? _mm256_add_ps(y, _mm256_loadu_ps(e->residual + o)) : y);
-      }
-      if (e->bits) {
-        const __m256 t = _mm256_add_ps(_mm256_mul_ps(y, _mm256_loadu_ps(e->scale + c)), _mm256_loadu_ps(e->shift + c));
-        word |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(t, zero, _CMP_LT_OQ)) << j;
-      }
-    }
-    if (e && e->bits) a->bits[p * a->out_words + (a->c0 >> 5)] |= word;
+  switch (a->nc / 8) {
+    case 4: epi_avx2(a, 4); break;
+    case 3: epi_avx2(a, 3); break;
+    case 2: epi_avx2(a, 2); break;
+    default: epi_avx2(a, 1);
   }
 }
 
