@@ -544,10 +544,14 @@ class Landmarker:
         failing result_callback): a live stream never fails silently. Jobs still running are kept
         for the next look (at most two: one in its callback, the next one waiting)."""
         for f in list(self._pending):
-            if f.done():
+            if not f.done():
+                continue
+            try:
                 self._pending.remove(f)
-                if f.exception() is not None:
-                    raise f.exception()
+            except ValueError:  # taken by another thread (a result callback that sends frames)
+                continue
+            if f.exception() is not None:
+                raise f.exception()
 
     def reset(self) -> None:
         """Forget the track (for example between videos)."""
