@@ -9,7 +9,7 @@
 #   1. host tools (qemu-user-static, binfmt-support, mmdebstrap) and the qemu-aarch64 binfmt handler;
 #   2. an arm64 rootfs by mmdebstrap, cached in build/aarch64/<suite> (BNN_AARCH64_DIR): apt and dpkg's
 #      unpacking run natively, only the packages' maintainer scripts under qemu (debootstrap's second
-#      stage ran all of itself emulated: 17 min for trixie, against 5-7 with mmdebstrap);
+#      stage ran all of itself emulated: 17 min for trixie, against 5-10 with mmdebstrap);
 #   3. a venv there with requirements-runtime.txt, cached by the requirements' hash;
 #   4. golden outputs of LCE's interpreter, made on this (x86_64) host: random models covering
 #      every op option, and the shipped models;
