@@ -29,7 +29,11 @@ tile_avx512(BNN_TILE_ARGS, const int halves) {
       }
     }
   }
-  for (int p = 0; p < np; ++p) {
+  /* constant indices only (unrolled, np tested per pixel): with `p < np` as the loop bound, GCC
+   * kept a copy of the accumulators on the stack and zeroed it on every call */
+#pragma GCC unroll 8
+  for (int p = 0; p < BNN_MAXP; ++p) {
+    if (p >= np) break;
     _mm512_storeu_si512((void*)(acc + p * BNN_TILE), a[p][0]);
     if (halves > 1) _mm512_storeu_si512((void*)(acc + p * BNN_TILE + 16), a[p][1]);
   }
