@@ -105,7 +105,7 @@ def random_case(seed: int, int8: bool = False) -> Case:
             # LCE 0.16's zero-padding correction assumes the kernel fits in the input: it is wrong
             # here (its output differs from Keras'); the project's kernels match Keras.
             covers["lce_zero_padding_bug"] = True
-        covers["layers"].append(dict(kernel=kernel, stride=stride, dilation=dilation, padding=padding,
+        covers["layers"].append(dict(cin=cin, kernel=kernel, stride=stride, dilation=dilation, padding=padding,
                                      zero_pad=bool(zero_pad), groups=groups, filters=filters, post=post))
     if int8:
         x = tf.keras.layers.Lambda(lambda t: tf.quantization.fake_quant_with_min_max_args(t, -6.0, 6.0))(x)

@@ -62,13 +62,16 @@ def test_random_models_cover_every_option():
             from runtime.tflite_model import read_model
 
             flags |= {f"op:{op}" for op in read_model(case.model).custom_ops}
-    seen = {(k, v) for layer in layers for k, v in layer.items() if k != "filters"}
+    seen = {(k, v) for layer in layers for k, v in layer.items() if k not in ("filters", "cin")}
     for need in [("kernel", 1), ("kernel", 3), ("kernel", 5), ("stride", 2), ("dilation", 2),
                  ("padding", "valid"), ("padding", "same"), ("zero_pad", True), ("groups", 2),
                  ("post", "bn"), ("post", "relu"), ("post", "sign"), ("post", "none")]:
         assert need in seen, need
     assert {"op:LceQuantize", "op:LceBconv2d", "op:LceBMaxPool2d", "bmaxpool"} <= flags
     assert any(f % 32 for f in (layer["filters"] for layer in layers))  # channels not multiple of 32
+    # the kernels' merged rows (bnn_core.c): 2 words per pixel, a kernel row's last words fit one
+    assert any(33 <= la["cin"] < 64 and la["kernel"] > 1 and la["kernel"] * (la["cin"] % 32) <= 32
+               and la["stride"] == 1 and la["dilation"] == 1 and la["groups"] == 1 for la in layers)
 
 
 def test_self_test_on_every_isa(isa_env, isas, via):
