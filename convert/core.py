@@ -343,6 +343,9 @@ def convert(
     kind = ArtifactKind(kind or ("binary" if cfg.binary else "float"))
     if kind == ArtifactKind.BINARY and not cfg.binary:
         raise ConversionError(f"{cfg.name} is real-valued: convert it as float or int8")
+    if not cfg.binary_weights:
+        raise ConversionError(f"{cfg.name} has binary_weights=false, a training stage with real-valued kernels: "
+                              "train the binary model from it (`--init` its best.h5) and convert that")
     model = load_keras(cfg, weights)
     spec = cfg.spec()
     spec.weights = _weights_label(weights)

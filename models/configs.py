@@ -43,6 +43,13 @@ class Config:
     # pose estimation and image recognition", https://arxiv.org/abs/1904.05868). Real units keep
     # their pre-activation ReLU and ignore it.
     conv_act: str = "none"
+    # False: binary activations with real-valued weights (the binary units' kernels stay float,
+    # unclipped), the middle stage of staged real-to-binary training (Martinez et al., ICLR 2020,
+    # "Training binary neural networks with real-to-binary convolutions",
+    # https://arxiv.org/abs/2003.11535): a model of this config initialises the fully binary one
+    # (`--init`, same layer names) with kernels trained for sign inputs. Training only: it does
+    # not convert to binary ops.
+    binary_weights: bool = True
     crop_scale: float = 1.5
     heatmap_sigma: float = 1.0
     decode_method: str = "quarter"
@@ -52,6 +59,8 @@ class Config:
             raise ValueError(f"block must be 'hierarchical' or 'bottleneck', got {self.block!r}")
         if self.conv_act not in ("none", "prelu"):
             raise ValueError(f"conv_act must be 'none' or 'prelu', got {self.conv_act!r}")
+        if not self.binary_weights and not self.binary:
+            raise ValueError("binary_weights=false is a stage of a binary model: it needs binary=true")
         if self.keypoints not in KEYPOINT_SETS:
             raise ValueError(f"unknown keypoint set {self.keypoints!r}; known: {sorted(KEYPOINT_SETS)}")
         if self.width % 4 or self.width < 16:
@@ -84,7 +93,7 @@ class Config:
 
     # Fields added after models were shipped: recorded only when not at their default, so that a
     # model that does not use them keeps its converted bytes (the spec embeds this dict).
-    _RECORDED_WHEN_SET = ("conv_act",)
+    _RECORDED_WHEN_SET = ("conv_act", "binary_weights")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -189,7 +198,7 @@ def real_twin(cfg: Config) -> Config:
     :func:`named_weights_fit` says whether that name's shipped weights fit it."""
     name = cfg.name if not cfg.binary else (
         cfg.name.replace("-bottleneck", "-real-bottleneck") if cfg.block == "bottleneck" else cfg.name + "-real")
-    return cfg.replace(name=name, binary=False)
+    return cfg.replace(name=name, binary=False, binary_weights=True)
 
 
 def named_weights_fit(cfg: Config) -> bool:

@@ -226,11 +226,12 @@ def train_inputs(src, theta, u, spec, *, jitter: bool = True):
 
 def effective_weights(weights: dict[str, np.ndarray], cfg) -> dict[str, np.ndarray]:
     """Binary kernels replaced by ``sign(W) * mean|W|`` (per output channel; ``sign(W)`` alone for
-    unscaled configs) stored as int8 signs + float32 scales under ``<key>:sign`` / ``<key>:scale``."""
+    unscaled configs) stored as int8 signs + float32 scales under ``<key>:sign`` / ``<key>:scale``;
+    with ``binary_weights=False`` the kernels are real-valued and travel as they are."""
     out = {}
     for k, v in weights.items():
         layer = k.split("/")[0]
-        if layer.endswith("_bconv"):
+        if layer.endswith("_bconv") and cfg.binary_weights:
             sign = np.where(v >= 0, 1, -1).astype(np.int8)
             scale = np.abs(v).mean(axis=(0, 1, 2)).astype(np.float32) if cfg.scaled_weights \
                 else np.ones(v.shape[-1], np.float32)

@@ -34,13 +34,14 @@ def _bn(x, name):
     return layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)(x)
 
 
-def _binary_conv(x, filters, kernel, *, scaled, name):
-    """BN output -> sign -> binary conv (no bias, no activation)."""
+def _binary_conv(x, filters, kernel, *, scaled, binary_weights=True, name):
+    """BN output -> sign -> binary conv (no bias, no activation); with ``binary_weights=False``
+    the kernel stays real-valued (a training stage, ``Config.binary_weights``)."""
     return lq.layers.QuantConv2D(
         filters, kernel, padding="same", pad_values=1.0, use_bias=False,
         input_quantizer="ste_sign",
-        kernel_quantizer="magnitude_aware_sign" if scaled else "ste_sign",
-        kernel_constraint="weight_clip", name=name,
+        kernel_quantizer=("magnitude_aware_sign" if scaled else "ste_sign") if binary_weights else None,
+        kernel_constraint="weight_clip" if binary_weights else None, name=name,
     )(x)
 
 
@@ -52,7 +53,8 @@ def _unit(x, filters, kernel, cfg: Config, name):
     """Pre-activation conv unit: BN -> sign -> bconv [-> PReLU] (binary) or BN -> ReLU -> conv (real)."""
     x = _bn(x, f"{name}_bn")
     if cfg.binary:
-        x = _binary_conv(x, filters, kernel, scaled=cfg.scaled_weights, name=f"{name}_bconv")
+        x = _binary_conv(x, filters, kernel, scaled=cfg.scaled_weights, binary_weights=cfg.binary_weights,
+                         name=f"{name}_bconv")
         if cfg.conv_act == "prelu":
             x = layers.PReLU(alpha_initializer=tf.keras.initializers.Constant(PRELU_INIT), shared_axes=[1, 2],
                              name=f"{name}_prelu")(x)

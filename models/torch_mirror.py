@@ -54,17 +54,21 @@ def ste_sign(x: torch.Tensor) -> torch.Tensor:
 
 class BinaryConv(nn.Conv2d):
     """``lq.layers.QuantConv2D(padding="same", pad_values=1.0, input_quantizer="ste_sign",
-    kernel_quantizer="magnitude_aware_sign" | "ste_sign", use_bias=False)``; odd kernels only."""
+    kernel_quantizer="magnitude_aware_sign" | "ste_sign" | None, use_bias=False)``; odd kernels only.
+    ``binary_weights=False``: the kernel used as it is (``Config.binary_weights``)."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, *, scaled: bool):
+    def __init__(self, cin: int, cout: int, kernel: int, *, scaled: bool, binary_weights: bool = True):
         super().__init__(cin, cout, kernel, bias=False)
         self.scaled = scaled
+        self.binary_weights = binary_weights
 
     def forward(self, x):
         x = ste_sign(x)
         p = self.kernel_size[0] // 2
         if p:
             x = F.pad(x, (p, p, p, p), value=1.0)
+        if not self.binary_weights:
+            return F.conv2d(x, self.weight)
         w = ste_sign(self.weight)
         if self.scaled:
             w = w * self.weight.detach().abs().mean(dim=(1, 2, 3), keepdim=True)
@@ -114,7 +118,8 @@ class TorchHourglass(nn.Module):
     def _unit_def(self, name, cin, cout, k):
         self.layers[f"{name}_bn"] = self._bn_mod(cin)
         if self.cfg.binary:
-            self.layers[f"{name}_bconv"] = BinaryConv(cin, cout, k, scaled=self.cfg.scaled_weights)
+            self.layers[f"{name}_bconv"] = BinaryConv(cin, cout, k, scaled=self.cfg.scaled_weights,
+                                                      binary_weights=self.cfg.binary_weights)
             if self.cfg.conv_act == "prelu":
                 self.layers[f"{name}_prelu"] = nn.PReLU(cout, init=PRELU_INIT)
         else:
@@ -191,7 +196,7 @@ class TorchHourglass(nn.Module):
     def clip_weights_(self):
         """larq's ``weight_clip`` on every binary kernel, clipped to [-1, 1] in two multi-tensor
         ops (call after ``optimizer.step()``)."""
-        ws = [m.weight for m in self.modules() if isinstance(m, BinaryConv)]
+        ws = [m.weight for m in self.modules() if isinstance(m, BinaryConv) and m.binary_weights]
         if ws:
             with torch.no_grad():
                 torch._foreach_clamp_min_(ws, -1.0)

@@ -105,6 +105,12 @@ def test_census_names_a_binary_layer_left_float(tiny, monkeypatch):
         core.census(fb, model)
 
 
+def test_a_training_stage_with_real_kernels_is_refused(tmp_path):
+    with pytest.raises(core.ConversionError, match="binary_weights=false, a training stage.*--init"):
+        core.convert(get_config("face", binary_weights=False), weights=None, out_dir=tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
 def test_mismatched_weights_name_expected_shapes(tiny, tmp_path):
     _, w, _, _ = tiny
     other = get_config("face", input_size=64, width=64, depth=2)

@@ -97,6 +97,34 @@ def test_prelu_option_adds_one_prelu_per_binary_conv_and_is_recorded_only_when_s
         get_config("face", conv_act="relu")
 
 
+def test_binary_weights_off_keeps_real_kernels_under_the_binary_names(tmp_path):
+    """``binary_weights=false`` (the middle stage of staged real-to-binary training): the same
+    layers and weight names as the binary model, sign inputs, kernels used as they are; its .h5
+    initialises the fully binary model; recorded in the config dict only when set."""
+    from models.hourglass import count_parameters, init_weights
+
+    small = dict(input_size=32, width=16, depth=1)
+    stage = build_model(config=get_config("face", binary_weights=False, **small))
+    binary = build_model(config=get_config("face", **small))
+    assert [w.name for w in stage.weights] == [w.name for w in binary.weights]
+    qconvs = [layer for layer in stage.layers if isinstance(layer, lq.layers.QuantConv2D)]
+    assert qconvs and all(q.kernel_quantizer is None and q.kernel_constraint is None
+                          and q.input_quantizer is not None for q in qconvs)
+    assert count_parameters(stage)["binary"] == 0 < count_parameters(binary)["binary"]
+    # a kernel of 0.3 everywhere acts as 0.3, not as its sign (1.0)
+    q = stage.get_layer("pre1_1_bconv")
+    q.set_weights([np.full_like(q.get_weights()[0], 0.3)])
+    x = np.ones((1, 8, 8, q.input_shape[-1]), np.float32)
+    np.testing.assert_allclose(q(x).numpy()[0, 4, 4], 0.3 * 9 * q.input_shape[-1], rtol=1e-5)
+    stage.save_weights(str(tmp_path / "stage.h5"))
+    init_weights(binary, tmp_path / "stage.h5")
+    np.testing.assert_array_equal(binary.get_layer("pre1_1_bconv").get_weights()[0], q.get_weights()[0])
+    assert "binary_weights" not in get_config("face").to_dict()
+    assert get_config("face", binary_weights=False).to_dict()["binary_weights"] is False
+    with pytest.raises(ValueError, match="binary_weights=false .* needs binary=true"):
+        get_config("face-real", binary_weights=False)
+
+
 def test_unknown_config_lists_valid_names():
     with pytest.raises(ValueError, match="choose one of: .*face"):
         get_config("nope")

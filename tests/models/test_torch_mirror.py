@@ -30,10 +30,11 @@ def _randomise(weights, rng):
     return out
 
 
-@pytest.mark.parametrize("name,stacks,act", [("pose-lsp-real", 2, "none"), ("pose-lsp", 1, "none"),
-                                              ("pose-lsp", 2, "none"), ("pose-lsp", 1, "prelu")])
-def test_torch_mirror_matches_keras(name, stacks, act):
-    cfg = _small(name, stacks=stacks).replace(conv_act=act)
+@pytest.mark.parametrize("name,stacks,act,bw", [("pose-lsp-real", 2, "none", True), ("pose-lsp", 1, "none", True),
+                                                 ("pose-lsp", 2, "none", True), ("pose-lsp", 1, "prelu", True),
+                                                 ("pose-lsp", 1, "none", False)])
+def test_torch_mirror_matches_keras(name, stacks, act, bw):
+    cfg = _small(name, stacks=stacks).replace(conv_act=act, binary_weights=bw)
     rng = np.random.default_rng(0)
     tf.keras.backend.clear_session()
     keras = build_model(config=cfg, intermediate_outputs=True)
@@ -80,6 +81,17 @@ def test_effective_weights_binarize_like_latent_weights():
     b = load_keras_weights(TorchHourglass(cfg), eff).eval()
     with torch.no_grad():
         np.testing.assert_allclose(b(x)[-1].numpy(), a(x)[-1].numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_real_kernels_of_a_training_stage_travel_as_they_are_and_are_not_clipped():
+    cfg = _small("pose-lsp", binary_weights=False)
+    net = TorchHourglass(cfg)
+    w = {k: v * 3 for k, v in _randomise(keras_weights(net), np.random.default_rng(2)).items()}
+    eff = expand_weights(effective_weights(w, cfg))
+    assert all(np.array_equal(eff[k], w[k]) for k in w)
+    load_keras_weights(net, w).clip_weights_()
+    back = keras_weights(net)
+    assert max(np.abs(back[k]).max() for k in back if k.split("/")[0].endswith("_bconv")) > 1
 
 
 def test_wrong_weights_are_named():
