@@ -50,15 +50,17 @@ def test_real_twin_has_no_binary_weights_and_same_shapes():
         tuple(w.shape) for w in r.weights if "kernel" in w.name)
 
 
-def test_a_pinned_name_keeps_the_architecture_of_its_shipped_weights():
-    """``face`` moved to width 160; ``face-real`` names the shipped width-128 twin, so the
-    same-architecture twin of ``face`` is not the named config and gets no shipped weights."""
+@pytest.mark.parametrize("name", ["face", "pose-lsp"])
+def test_a_pinned_name_keeps_the_architecture_of_its_shipped_weights(name):
+    """``face`` and ``pose-lsp`` moved to width 160; ``face-real`` / ``pose-lsp-real`` name the
+    shipped width-128 twins, so the same-architecture twin is not the named config and gets no
+    shipped weights."""
     from models.configs import named_weights_fit, real_twin
 
-    twin = real_twin(get_config("face"))
-    assert (twin.name, twin.width, get_config("face-real").width) == ("face-real", 160, 128)
+    twin = real_twin(get_config(name))
+    assert (twin.name, twin.width, get_config(f"{name}-real").width) == (f"{name}-real", 160, 128)
     assert not named_weights_fit(twin)
-    assert named_weights_fit(get_config("face-real")) and named_weights_fit(real_twin(get_config("pose-lsp")))
+    assert named_weights_fit(get_config(f"{name}-real"))
 
 
 def test_every_binary_conv_reads_the_sign_of_a_batchnorm():
