@@ -518,16 +518,17 @@ bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
   op->hp = s->in_h + s->pad_top + op->pad_bottom;
   op->wp = s->in_w + s->pad_left + op->pad_right;
   const size_t padded_words = (size_t)s->batch * op->hp * op->wp * s->in_words;
-  const int need_pad = s->pad_top || s->pad_left || op->pad_bottom || op->pad_right || op->merge_bits;
+  /* a staging copy of the input: padded, or with merged rows */
+  const int need_staging = s->pad_top || s->pad_left || op->pad_bottom || op->pad_right || op->merge_bits;
   if (padded_words > ((size_t)1 << 31)) {
     bnn_bconv_destroy(op);
     *err = "input too large";
     return 0;
   }
-  if (need_pad) op->padded = (uint32_t*)bnn_alloc(padded_words * 4);
+  if (need_staging) op->padded = (uint32_t*)bnn_alloc(padded_words * 4);
   if (op->merge_bits) op->hi = (uint32_t*)bnn_alloc(((size_t)op->wp + s->k_w) * 4);
   if (!op->w || !op->tap_sum || !op->mul || !op->bias || !op->thr || !op->corr_mul || !op->tap_off ||
-      (need_pad && !op->padded) || (op->merge_bits && !op->hi)) {
+      (need_staging && !op->padded) || (op->merge_bits && !op->hi)) {
     bnn_bconv_destroy(op);
     *err = "out of memory";
     return 0;
@@ -560,7 +561,7 @@ bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
     for (int ky = 0; ky < s->k_h && op->merge_bits; ++ky) {
       uint32_t m = 0;
       for (int kx = 0; kx < s->k_w; ++kx)
-        m |= ((uint32_t)filter[((size_t)c * op->taps + ky * s->k_w + kx) * 2 + 1] & last_mask) << (kx * op->merge_bits);
+        m |= ((uint32_t)filter[((size_t)c * op->taps + ky * s->k_w + kx) * op->wpg + op->wpg - 1] & last_mask) << (kx * op->merge_bits);
       put_weight(op, wt, op->taps + ky, 0, j, m);
     }
     if (s->out_kind == BNN_OUT_BITS) {
