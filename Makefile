@@ -7,7 +7,7 @@ MODEL ?= face
 export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup test test-all lint demo convert convert-all train eval blazeface clean kernels bench peers test-aarch64 android android-test fuzz soak
+.PHONY: setup test test-all lint demo convert convert-all train eval blazeface clean kernels bench peers neon-profile test-aarch64 android android-test fuzz soak
 
 setup: $(VENV)/.stamp
 
@@ -62,6 +62,11 @@ android-test: setup
 # speed / size / memory / accuracy side by side; QUICK=1 for a few-minute run
 bench: setup kernels
 	$(PY) -m bench $(if $(QUICK),--quick,--update-doc) $(if $(THREADS),--threads $(THREADS)) $(if $(REPS),--reps $(REPS)) $(if $(DATA),--data $(DATA)) $(ARGS)
+
+# the NEON kernels' instruction counts per binary convolution, under QEMU (bench/neon_profile.py;
+# needs apt install qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross): docs/neon-profile.md
+neon-profile: setup kernels
+	$(PY) -m bench.neon_profile --update-doc $(ARGS)
 
 # optional peers of `make bench`: dlib (+ its 68-point model, ~100 MB) and MediaPipe's face landmark model
 peers: setup

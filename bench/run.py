@@ -260,15 +260,21 @@ def fill_bandwidth(mib: int = 1, reps: int = 400) -> float:
     return a.nbytes / float(np.median(times))
 
 
-def padded_bmacs(q: dict) -> int:
+def vector_lanes(kernels: str | None) -> int:
+    """Output channels per vector of an inner kernel (``bnn_tile_for``): a tile of nc channels
+    runs ceil(nc / lanes) vectors."""
+    return 8 if (kernels or "").startswith("avx2") else 4 if kernels == "neon" else 16
+
+
+def padded_bmacs(q: dict, lanes: int = 16) -> int:
     """Binary MACs the inner kernels run for one profiled convolution: its input channels rounded
-    up to 32-bit words per tap, its output channels to tiles of 32 lanes, or 16 for a tile of at
-    most 16 channels (``bnn_tile16``)."""
+    up to 32-bit words per tap, each tile of (at most 32) output channels up to whole vectors of
+    ``lanes`` channels."""
     g = q["groups"]
     cout = q["out_c"] // g
     words = -(-(q["channels_in"] // g) // 32)
-    lanes = g * sum(32 if min(32, cout - t) > 16 else 16 for t in range(0, cout, 32))
-    return q["out_h"] * q["out_w"] * lanes * q["k_h"] * q["k_w"] * words * 32
+    lanes_run = g * sum(-(-min(32, cout - t) // lanes) * lanes for t in range(0, cout, 32))
+    return q["out_h"] * q["out_w"] * lanes_run * q["k_h"] * q["k_w"] * words * 32
 
 
 def _binary_peak(peaks: dict, r: dict) -> float:
@@ -408,11 +414,11 @@ def markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
-def _bounds(q: dict, peak: float, fill: float) -> tuple[float, float]:
+def _bounds(q: dict, peak: float, fill: float, lanes: int) -> tuple[float, float]:
     """Two lower bounds on one convolution's seconds: its padded popcount work at the measured
     peak, and writing its float output once (4 bytes per value) at the fill bandwidth."""
     out_bytes = 4 * q["out_h"] * q["out_w"] * q["out_c"] if q["out_kind"] == "float" else 0
-    return padded_bmacs(q) / peak, out_bytes / fill if fill else 0.0
+    return padded_bmacs(q, lanes) / peak, out_bytes / fill if fill else 0.0
 
 
 def _layer_table(row: dict, peak: float, fill: float = 0.0) -> list[str]:
@@ -425,12 +431,13 @@ def _layer_table(row: dict, peak: float, fill: float = 0.0) -> list[str]:
     if prof and peak:
         lines += [f"Binary convolutions of the project kernels ({row.get('kernels')}, {th} thread(s)), "
                   "grouped by shape; bounds per layer: its popcounts (input channels padded to 32-bit words, "
-                  "output channels to 16/32-lane tiles) at the measured peak, and its float output written once "
+                  f"output channels to whole {vector_lanes(row.get('kernels'))}-channel vectors) at the measured "
+                  "peak, and its float output written once "
                   f"at {fill / 1e9:.1f} GB/s (filling a 1 MiB float32 array):", "",
                   "| input HxW | Cin | Cout | kernel | layers | us per layer | fraction of peak "
                   "| popcount bound us | output bound us |",
                   "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        bounds = [_bounds(q, peak, fill) for q in prof]
+        bounds = [_bounds(q, peak, fill, vector_lanes(row.get("kernels"))) for q in prof]
         groups: dict = {}
         for q, qb in zip(prof, bounds):
             key = (q["in_h"], q["in_w"], q["channels_in"], q["out_c"], q["k_h"])

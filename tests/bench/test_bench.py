@@ -55,16 +55,22 @@ def test_quick_bench_on_tiny_model(tiny_face_tflite, tmp_path):
             assert any(n.startswith(f"peer {name}:") for n in res["notes"]), res["notes"]
 
 
-def test_padded_popcount_work_rounds_channels_to_words_and_tiles():
-    from bench.run import padded_bmacs
+def test_padded_popcount_work_rounds_channels_to_words_and_vectors():
+    from bench.run import padded_bmacs, vector_lanes
 
     q = {"out_h": 4, "out_w": 2, "k_h": 3, "k_w": 3, "groups": 1}
-    # 160 -> 80: 5 full words, tiles of 32 + 32 + 16 lanes: nothing padded
+    # 160 -> 80: 5 full words, tiles of 32 + 32 + 16 channels: nothing padded
     assert padded_bmacs({**q, "channels_in": 160, "out_c": 80}) == 8 * 9 * 160 * 80
-    # 40 -> 20: two words (64 bits) per tap, one 32-lane tile for 20 channels
+    # 40 -> 20: two words (64 bits) per tap; 20 channels run two 16-lane vectors (AVX-512), three
+    # 8-lane ones (AVX2), five 4-lane ones (NEON)
     assert padded_bmacs({**q, "channels_in": 40, "out_c": 20}) == 8 * 9 * 64 * 32
-    # 2 groups of 20 -> 8: one word and one 16-lane tile each
+    assert padded_bmacs({**q, "channels_in": 40, "out_c": 20}, vector_lanes("avx2")) == 8 * 9 * 64 * 24
+    assert padded_bmacs({**q, "channels_in": 40, "out_c": 20}, vector_lanes("neon")) == 8 * 9 * 64 * 20
+    # 40 channels: a full tile and 8 more (one 16-lane vector on AVX-512)
+    assert padded_bmacs({**q, "channels_in": 32, "out_c": 40}) == 8 * 9 * 32 * 48
+    # 2 groups of 20 -> 8: one word and one 16-lane vector each
     assert padded_bmacs({**q, "channels_in": 40, "out_c": 16, "groups": 2}) == 8 * 9 * 32 * 16 * 2
+    assert vector_lanes("avx512-vpopcntdq") == 16
 
 
 def test_bench_missing_model_is_one_line_error(tmp_path):

@@ -44,15 +44,15 @@ typedef void (*bnn_tile_fn)(const uint32_t* base, ptrdiff_t pix_step, const int3
       const uint32_t *w, int32_t *acc
 
 void bnn_tile_ref(BNN_TILE_ARGS);
+/* Per ISA, the narrowest inner kernel for a tile of nc (1 .. BNN_TILE) channels: one vector of 16
+ * (AVX-512), 8 (AVX2) or 4 (NEON) channels at a time; acc's channels beyond its vectors are not
+ * written. */
 #if defined(__x86_64__)
-void bnn_tile_avx2(BNN_TILE_ARGS);
-void bnn_tile_avx512(BNN_TILE_ARGS);
-/* The same for tiles of at most 16 channels: acc's channels 16 .. 31 are not written. */
-void bnn_tile16_avx2(BNN_TILE_ARGS);
-void bnn_tile16_avx512(BNN_TILE_ARGS);
+bnn_tile_fn bnn_tile_avx2_for(int nc);
+bnn_tile_fn bnn_tile_avx512_for(int nc);
 #endif
 #if defined(__aarch64__)
-void bnn_tile_neon(BNN_TILE_ARGS);
+bnn_tile_fn bnn_tile_neon_for(int nc);
 #endif
 
 /* Pack `n32` full words (32 floats each, bit = x < 0) of one pixel row. */
@@ -188,8 +188,7 @@ BNN_API int bnn_best_isa(void);
 BNN_API const char* bnn_isa_name(int isa);
 /* BNN_ISA env var (ref, avx2, avx512, neon) overrides the choice, for tests and benchmarks. */
 int bnn_selected_isa(void);
-bnn_tile_fn bnn_tile_for(int isa);
-bnn_tile_fn bnn_tile16_for(int isa); /* for tiles of at most 16 channels */
+bnn_tile_fn bnn_tile_for(int isa, int nc); /* the ISA's narrowest kernel for nc channels (above) */
 
 /* Tiny thread pool: run fn(ctx, i) for i in [0, n) on up to `threads` threads. */
 typedef void (*bnn_task_fn)(void* ctx, int i);

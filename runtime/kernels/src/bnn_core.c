@@ -189,26 +189,16 @@ int bnn_selected_isa(void) {
   return best;
 }
 
-bnn_tile_fn bnn_tile_for(int isa) {
+bnn_tile_fn bnn_tile_for(int isa, int nc) {
   switch (isa) {
 #if defined(__x86_64__)
-    case BNN_ISA_AVX2: return bnn_tile_avx2;
-    case BNN_ISA_AVX512: return bnn_tile_avx512;
+    case BNN_ISA_AVX2: return bnn_tile_avx2_for(nc);
+    case BNN_ISA_AVX512: return bnn_tile_avx512_for(nc);
 #endif
 #if defined(__aarch64__)
-    case BNN_ISA_NEON: return bnn_tile_neon;
+    case BNN_ISA_NEON: return bnn_tile_neon_for(nc);
 #endif
     default: return bnn_tile_ref;
-  }
-}
-
-bnn_tile_fn bnn_tile16_for(int isa) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case BNN_ISA_AVX2: return bnn_tile16_avx2;
-    case BNN_ISA_AVX512: return bnn_tile16_avx512;
-#endif
-    default: return bnn_tile_for(isa);
   }
 }
 
@@ -352,8 +342,8 @@ void bnn_parallel_for(int n, int threads, bnn_task_fn fn, void* ctx) {
 struct bnn_bconv {
   bnn_bconv_shape s;
   int isa;
-  bnn_tile_fn tile;
-  bnn_tile_fn tile16; /* for tiles of at most 16 channels */
+  bnn_tile_fn tile;      /* for BNN_TILE channels */
+  bnn_tile_fn tile_last; /* for a group's last tile, when it has fewer */
   bnn_pack_affine_fn affine32; /* the float epilogue's sign */
   bnn_task_fn row;             /* bconv_row compiled for the ISA */
   bnn_epi_fn epi;              /* the ISA's float transform + epilogue, or NULL */
@@ -475,8 +465,7 @@ bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
   memset(op, 0, sizeof(*op));
   op->s = *s;
   op->isa = isa;
-  op->tile = bnn_tile_for(isa);
-  op->tile16 = bnn_tile16_for(isa);
+  op->tile = bnn_tile_for(isa, BNN_TILE);
   op->affine32 = pack_affine_for(isa);
   op->row = row_for(isa);
 #if defined(__x86_64__)
@@ -486,6 +475,7 @@ bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
   op->wpg = s->in_words / s->groups;
   op->cpg = s->out_c / s->groups;
   op->tiles_per_group = (op->cpg + BNN_TILE - 1) / BNN_TILE;
+  op->tile_last = bnn_tile_for(isa, op->cpg - (op->tiles_per_group - 1) * BNN_TILE);
   const int cin_g = s->channels_in / s->groups;
   op->K = op->taps * cin_g;
   /* dot in [act_min, act_max]  <=>  2 * popcount in [K - act_max, K - act_min] */
@@ -677,7 +667,7 @@ static inline __attribute__((always_inline)) void bconv_row_body(void* vctx, int
             op->w + ((size_t)(g * op->tiles_per_group + tile) * taps * op->tile_words * op->planes) * BNN_TILE;
         const int c0 = g * op->cpg + tile * BNN_TILE;
         const int nc = op->cpg - tile * BNN_TILE < BNN_TILE ? op->cpg - tile * BNN_TILE : BNN_TILE;
-        (nc <= 16 ? op->tile16 : op->tile)(base + g * op->wpg, pix_step, op->tap_off, np, taps, op->tile_words, wt, acc);
+        (nc < BNN_TILE ? op->tile_last : op->tile)(base + g * op->wpg, pix_step, op->tap_off, np, taps, op->tile_words, wt, acc);
         const float* restrict mul = op->mul + c0;
         const float* restrict bias = op->bias + c0;
         const int32_t x_min = op->x_min, x_max = op->x_max;

@@ -1,5 +1,6 @@
 /* aarch64 NEON inner kernel: vcnt per byte, pairwise-accumulated into 16-bit lanes, widened to
- * 32-bit lanes (one per output channel) at the end or every 4095 steps. */
+ * 32-bit lanes (one per output channel) at the end or every 4095 steps. Compiled for 1 .. 8
+ * vectors of 4 channels, so that a tile of nc channels runs ceil(nc / 4) of them. */
 #include "bnn.h"
 
 #if defined(__aarch64__)
@@ -7,11 +8,11 @@
 
 #define NEON_P 2
 
-static void tile_neon_pair(int p0, BNN_TILE_ARGS) {
+static inline __attribute__((always_inline)) void tile_neon_pair(int p0, BNN_TILE_ARGS, const int nv) {
   uint16x8_t a16[NEON_P][8];
   uint32x4_t a32[NEON_P][8];
   for (int p = 0; p < NEON_P; ++p)
-    for (int r = 0; r < 8; ++r) {
+    for (int r = 0; r < nv; ++r) {
       a16[p][r] = vdupq_n_u16(0);
       a32[p][r] = vdupq_n_u32(0);
     }
@@ -24,7 +25,7 @@ static void tile_neon_pair(int p0, BNN_TILE_ARGS) {
       uint32x4_t b[NEON_P];
       for (int p = 0; p < NEON_P; ++p) b[p] = vdupq_n_u32(ip[p][k]);
 #pragma GCC unroll 8
-      for (int r = 0; r < 8; ++r) {
+      for (int r = 0; r < nv; ++r) {
         const uint32x4_t wv = vld1q_u32(wt + k * BNN_TILE + 4 * r);
 #pragma GCC unroll 2
         for (int p = 0; p < NEON_P; ++p)
@@ -32,7 +33,7 @@ static void tile_neon_pair(int p0, BNN_TILE_ARGS) {
       }
       if (++pending == 4095) {
         for (int p = 0; p < NEON_P; ++p)
-          for (int r = 0; r < 8; ++r) {
+          for (int r = 0; r < nv; ++r) {
             a32[p][r] = vpadalq_u16(a32[p][r], a16[p][r]);
             a16[p][r] = vdupq_n_u16(0);
           }
@@ -42,15 +43,29 @@ static void tile_neon_pair(int p0, BNN_TILE_ARGS) {
   }
   for (int p = 0; p < NEON_P; ++p) {
     if (p0 + p >= np) break;
-    for (int r = 0; r < 8; ++r)
+    for (int r = 0; r < nv; ++r)
       vst1q_s32(acc + (p0 + p) * BNN_TILE + 4 * r,
                 vreinterpretq_s32_u32(vpadalq_u16(a32[p][r], a16[p][r])));
   }
 }
 
-void bnn_tile_neon(BNN_TILE_ARGS) {
-  for (int p0 = 0; p0 < np; p0 += NEON_P)
-    tile_neon_pair(p0, base, pix_step, tap_off, np, taps, words, w, acc);
+#define TILE_NEON(nv)                                                  \
+  static void tile_neon_v##nv(BNN_TILE_ARGS) {                         \
+    for (int p0 = 0; p0 < np; p0 += NEON_P)                            \
+      tile_neon_pair(p0, base, pix_step, tap_off, np, taps, words, w, acc, nv); \
+  }
+TILE_NEON(1)
+TILE_NEON(2)
+TILE_NEON(3)
+TILE_NEON(4)
+TILE_NEON(5)
+TILE_NEON(6)
+TILE_NEON(7)
+TILE_NEON(8)
+bnn_tile_fn bnn_tile_neon_for(int nc) {
+  static const bnn_tile_fn by_vectors[8] = {tile_neon_v1, tile_neon_v2, tile_neon_v3, tile_neon_v4,
+                                            tile_neon_v5, tile_neon_v6, tile_neon_v7, tile_neon_v8};
+  return by_vectors[(nc + 3) / 4 - 1];
 }
 
 double bnn_peak_bmacs_neon(long iters) {

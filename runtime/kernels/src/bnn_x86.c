@@ -6,8 +6,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-/* `halves` 16-channel vectors of the tile: 2, or 1 for a tile of at most 16 channels (the
- * others' accumulators are left as they were). */
+/* `halves` 16-channel vectors of the tile: 2, or 1 for a tile of at most 16 channels (acc's
+ * channels 16 .. 31 are then not written). */
 __attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) static inline __attribute__((always_inline)) void
 tile_avx512(BNN_TILE_ARGS, const int halves) {
   __m512i a[BNN_MAXP][2];
@@ -39,12 +39,13 @@ tile_avx512(BNN_TILE_ARGS, const int halves) {
   }
 }
 
-__attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) void bnn_tile_avx512(BNN_TILE_ARGS) {
+__attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) static void tile_avx512_v2(BNN_TILE_ARGS) {
   tile_avx512(base, pix_step, tap_off, np, taps, words, w, acc, 2);
 }
-__attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) void bnn_tile16_avx512(BNN_TILE_ARGS) {
+__attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) static void tile_avx512_v1(BNN_TILE_ARGS) {
   tile_avx512(base, pix_step, tap_off, np, taps, words, w, acc, 1);
 }
+bnn_tile_fn bnn_tile_avx512_for(int nc) { return nc <= 16 ? tile_avx512_v1 : tile_avx512_v2; }
 
 /* AVX2 has no vector popcount: count nibbles with a shuffle table into byte counters, and widen
  * the byte counters into 32-bit lanes at least every 31 words (31 * 8 < 256). The weights come
@@ -58,7 +59,7 @@ __attribute__((target("avx2"))) static inline __m256i widen_bytes(__m256i bytes)
   return _mm256_madd_epi16(_mm256_maddubs_epi16(bytes, ones8), ones16);
 }
 
-/* `quarters` 8-channel vectors of the tile: 4, or 2 for a tile of at most 16 channels. */
+/* `quarters` 8-channel vectors of the tile (1 .. 4). */
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) void tile_avx2(BNN_TILE_ARGS,
                                                                                           const int quarters) {
   const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
@@ -95,11 +96,17 @@ __attribute__((target("avx2"))) static inline __attribute__((always_inline)) voi
   }
 }
 
-__attribute__((target("avx2"))) void bnn_tile_avx2(BNN_TILE_ARGS) {
-  tile_avx2(base, pix_step, tap_off, np, taps, words, w, acc, 4);
-}
-__attribute__((target("avx2"))) void bnn_tile16_avx2(BNN_TILE_ARGS) {
-  tile_avx2(base, pix_step, tap_off, np, taps, words, w, acc, 2);
+#define TILE_AVX2(q)                                                             \
+  __attribute__((target("avx2"))) static void tile_avx2_v##q(BNN_TILE_ARGS) { \
+    tile_avx2(base, pix_step, tap_off, np, taps, words, w, acc, q);           \
+  }
+TILE_AVX2(1)
+TILE_AVX2(2)
+TILE_AVX2(3)
+TILE_AVX2(4)
+bnn_tile_fn bnn_tile_avx2_for(int nc) {
+  static const bnn_tile_fn by_quarters[4] = {tile_avx2_v1, tile_avx2_v2, tile_avx2_v3, tile_avx2_v4};
+  return by_quarters[(nc + 7) / 8 - 1];
 }
 
 /* bnn_epi_args' transform + epilogue, 16 (AVX-512) or 8 (AVX2) channels per vector; the float
