@@ -82,7 +82,7 @@ def random_case(seed: int, int8: bool = False) -> Case:
         if int8 and cin % 2:  # LCE runs int8 zero padding only with an even channel count
             zero_pad = False
         groups = 2 if (cin % 64 == 0 and rng.random() < 0.4) else 1
-        filters = int(rng.choice([8, 16, 33, 64, 70]))
+        filters = int(rng.choice([8, 16, 33, 44, 60, 64, 70]))  # tails of 1 .. 28 channels past a 32-channel tile
         if filters % groups:
             filters = 64
         post = str(rng.choice(["bn", "bn", "relu", "sign", "none"]))

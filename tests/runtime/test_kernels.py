@@ -69,6 +69,9 @@ def test_random_models_cover_every_option():
         assert need in seen, need
     assert {"op:LceQuantize", "op:LceBconv2d", "op:LceBMaxPool2d", "bmaxpool"} <= flags
     assert any(f % 32 for f in (layer["filters"] for layer in layers))  # channels not multiple of 32
+    # a group's last tile runs ceil(channels / 4) NEON vectors (bnn_tile_for): most counts occur
+    tails = {(la["filters"] // la["groups"] - 1) % 32 + 1 for la in layers}
+    assert len({-(-t // 4) for t in tails}) >= 6, tails
     # the kernels' merged rows (bnn_core.c): 2 words per pixel, a kernel row's last words fit one
     assert any(33 <= la["cin"] < 64 and la["kernel"] > 1 and la["kernel"] * (la["cin"] % 32) <= 32
                and la["stride"] == 1 and la["dilation"] == 1 and la["groups"] == 1 for la in layers)
