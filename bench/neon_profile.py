@@ -38,9 +38,9 @@ HEADER_CACHE = ROOT / "build" / "qemu-plugin"
 HINT = "apt install qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross (Debian bookworm)"
 INSTRUCTIONS_PER_128 = 3  # EOR + CNT + UADALP, the inner kernel's mix (bnn_neon.c)
 # where the instructions of a convolution go, by symbol prefix: the inner kernel (one per vector
-# count), the row loop with its output transform and epilogue (NEON has no separate epilogue
-# kernel), packing the next layer's bits
-PARTS = {"tile": ("tile_neon",), "row": ("bconv_row",), "pack": ("bnn_pack32_affine_neon",)}
+# count), the row loop with the output transform and epilogue (bnn_epi_neon, or the portable code
+# where it does not apply), packing bits outside the epilogue
+PARTS = {"tile": ("tile_neon",), "row": ("bconv_row", "bnn_epi_neon"), "pack": ("bnn_pack32_affine_neon",)}
 
 
 class ProfileError(RuntimeError):

@@ -148,6 +148,9 @@ typedef void (*bnn_epi_fn)(const bnn_epi_args* a);
 void bnn_epi_avx2(const bnn_epi_args* a);   /* nc a multiple of 8 */
 void bnn_epi_avx512(const bnn_epi_args* a); /* any nc */
 #endif
+#if defined(__aarch64__)
+void bnn_epi_neon(const bnn_epi_args* a); /* nc a multiple of 4 */
+#endif
 
 /* -1 unless the convolution was created with float output. */
 int bnn_bconv_run_epilogue(const bnn_bconv* op, const int32_t* input, const bnn_epilogue* e, int threads);

@@ -347,6 +347,7 @@ struct bnn_bconv {
   bnn_pack_affine_fn affine32; /* the float epilogue's sign */
   bnn_task_fn row;             /* bconv_row compiled for the ISA */
   bnn_epi_fn epi;              /* the ISA's float transform + epilogue, or NULL */
+  int epi_step;                /* epi takes channel counts that are multiples of this */
   int taps, wpg, cpg, tiles_per_group, K;
   int tile_taps, tile_words; /* what the inner kernel runs per pixel: taps x wpg, or merged rows */
   int merge_bits;     /* > 0: merged rows (below), the channels in each pixel's last word */
@@ -470,6 +471,11 @@ bnn_bconv* bnn_bconv_create(const bnn_bconv_shape* shape, const int32_t* filter,
   op->row = row_for(isa);
 #if defined(__x86_64__)
   op->epi = isa == BNN_ISA_AVX512 ? bnn_epi_avx512 : isa == BNN_ISA_AVX2 ? bnn_epi_avx2 : 0;
+  op->epi_step = isa == BNN_ISA_AVX2 ? 8 : 1;
+#endif
+#if defined(__aarch64__)
+  op->epi = isa == BNN_ISA_NEON ? bnn_epi_neon : 0;
+  op->epi_step = 4;
 #endif
   op->taps = s->k_h * s->k_w;
   op->wpg = s->in_words / s->groups;
@@ -671,8 +677,7 @@ static inline __attribute__((always_inline)) void bconv_row_body(void* vctx, int
         const float* restrict mul = op->mul + c0;
         const float* restrict bias = op->bias + c0;
         const int32_t x_min = op->x_min, x_max = op->x_max;
-        if (op->epi && s->out_kind == BNN_OUT_FLOAT && !s->zero_padding && !(c0 & 31) &&
-            (op->isa == BNN_ISA_AVX512 || !(nc & 7))) {
+        if (op->epi && s->out_kind == BNN_OUT_FLOAT && !s->zero_padding && !(c0 & 31) && !(nc % op->epi_step)) {
           const bnn_epi_args ea = {acc, np, nc, c0, out_pix0 + ox0, mul, bias, x_min, x_max, e,
                                    e ? 0 : (float*)job->out + c0, s->out_c, bits, out_words};
           op->epi(&ea);
