@@ -70,74 +70,70 @@ bnn_tile_fn bnn_tile_neon_for(int nc) {
 
 /* bnn_epi_args' transform + epilogue, 4 channels per vector (nc a multiple of 4), as epi_avx2 in
  * bnn_x86.c: the float operations one by one as the scalar code does them (vmul then vadd, never
- * an FMA), the PRELU on lanes whose sign bit is set, the per-channel constants loaded once per
- * block. Compiled once per vector count `nv`. */
-static inline __attribute__((always_inline)) void epi_neon(const bnn_epi_args* a, const int nv) {
+ * an FMA), the PRELU on lanes whose sign bit is set. Vector by vector, each over the block's
+ * pixels: a vector's 5 per-channel constants stay in registers (all of them for 8 vectors would
+ * not fit the 32), and the pixels' bit words are ORed together in `words`. Compiled for full
+ * blocks of BNN_MAXP pixels, whose y then stay in registers, and for any count. */
+static inline __attribute__((always_inline)) void epi_neon(const bnn_epi_args* a, const int np) {
   const bnn_epilogue* e = a->e;
-  const int np = a->np, c0 = a->c0;
+  const int c0 = a->c0, nv = a->nc / 4;
   const int32x4_t lo = vdupq_n_s32(a->x_min), hi = vdupq_n_s32(a->x_max);
   const float32x4_t zero = vdupq_n_f32(0.0f);
   const uint32_t nibble_[4] = {1, 2, 4, 8};
   const uint32x4_t nibble = vld1q_u32(nibble_);
-  const int32_t* restrict acc = a->acc;
-  float32x4_t mul[8], bias[8], alpha[8], scale[8], shift[8];
   const float* restrict al = e ? e->alpha : 0;
   float* restrict ey = e ? e->y : 0;
   float* restrict sum = e ? e->sum : 0;
   const float* restrict res = e ? e->residual : 0;
   const int want_bits = e && e->bits;
-  for (int h = 0; h < nv; ++h) {
-    const int j = 4 * h;
-    mul[h] = vld1q_f32(a->mul + j);
-    bias[h] = vld1q_f32(a->bias + j);
-    if (al) alpha[h] = vld1q_f32(al + c0 + j);
-    if (want_bits) {
-      scale[h] = vld1q_f32(e->scale + c0 + j);
-      shift[h] = vld1q_f32(e->shift + c0 + j);
-    }
-  }
-  float* restrict out = a->out;
   const size_t out_stride = (size_t)a->out_stride, y_stride = e ? (size_t)e->y_stride : 0,
                sum_stride = e ? (size_t)e->sum_stride : 0;
-  uint32_t* restrict bits = a->bits + (c0 >> 5);
-  for (int p = 0; p < np; ++p) {
-    const size_t opix = a->opix0 + p;
-    uint32_t word = 0;
-    for (int h = 0; h < nv; ++h) {
-      const int j = 4 * h;
-      int32x4_t x2 = vshlq_n_s32(vld1q_s32(acc + p * BNN_TILE + j), 1);
-      x2 = vminq_s32(vmaxq_s32(x2, lo), hi);
-      float32x4_t y = vaddq_f32(vmulq_f32(vcvtq_f32_s32(x2), mul[h]), bias[h]);
-      if (!e) {
-        vst1q_f32(out + opix * out_stride + j, y);
-        continue;
+  uint32_t words[BNN_MAXP] = {0};
+  for (int h = 0; h < nv; ++h) {
+    const int j = 4 * h;
+    const float32x4_t mul = vld1q_f32(a->mul + j), bias = vld1q_f32(a->bias + j);
+    const int32_t* restrict acc = a->acc + j;
+    float32x4_t y[BNN_MAXP];
+    for (int p = 0; p < np; ++p) {
+      const int32x4_t x2 = vminq_s32(vmaxq_s32(vshlq_n_s32(vld1q_s32(acc + p * BNN_TILE), 1), lo), hi);
+      y[p] = vaddq_f32(vmulq_f32(vcvtq_f32_s32(x2), mul), bias);
+    }
+    if (!e) {
+      for (int p = 0; p < np; ++p) vst1q_f32(a->out + (a->opix0 + p) * out_stride + j, y[p]);
+      continue;
+    }
+    if (al) {
+      const float32x4_t alpha = vld1q_f32(al + c0 + j);
+      for (int p = 0; p < np; ++p)
+        y[p] = vbslq_f32(vcltzq_s32(vreinterpretq_s32_f32(y[p])), vmulq_f32(y[p], alpha), y[p]);
+    }
+    if (ey)
+      for (int p = 0; p < np; ++p) vst1q_f32(ey + (a->opix0 + p) * y_stride + c0 + j, y[p]);
+    if (sum && res) {
+      for (int p = 0; p < np; ++p) {
+        const size_t o = (a->opix0 + p) * sum_stride + c0 + j;
+        vst1q_f32(sum + o, vaddq_f32(y[p], vld1q_f32(res + o)));
       }
-      if (al) y = vbslq_f32(vcltzq_s32(vreinterpretq_s32_f32(y)), vmulq_f32(y, alpha[h]), y);
-      if (ey) vst1q_f32(ey + opix * y_stride + c0 + j, y);
-      if (sum) {
-        const size_t o = opix * sum_stride + c0 + j;
-        vst1q_f32(sum + o, res ? vaddq_f32(y, vld1q_f32(res + o)) : y);
-      }
-      if (want_bits) {
-        const float32x4_t t = vaddq_f32(vmulq_f32(y, scale[h]), shift[h]);
-        word |= vaddvq_u32(vandq_u32(vcltq_f32(t, zero), nibble)) << j;
+    } else if (sum) {
+      for (int p = 0; p < np; ++p) vst1q_f32(sum + (a->opix0 + p) * sum_stride + c0 + j, y[p]);
+    }
+    if (want_bits) {
+      const float32x4_t scale = vld1q_f32(e->scale + c0 + j), shift = vld1q_f32(e->shift + c0 + j);
+      for (int p = 0; p < np; ++p) {
+        const uint32x4_t neg = vcltq_f32(vaddq_f32(vmulq_f32(y[p], scale), shift), zero);
+        words[p] |= vaddvq_u32(vandq_u32(neg, nibble)) << j;
       }
     }
-    if (want_bits) bits[p * a->out_words] |= word;
+  }
+  if (want_bits) {
+    uint32_t* restrict bits = a->bits + (c0 >> 5);
+    for (int p = 0; p < np; ++p) bits[p * a->out_words] |= words[p];
   }
 }
 
 void bnn_epi_neon(const bnn_epi_args* a) {
-  switch (a->nc / 4) {
-    case 8: epi_neon(a, 8); break;
-    case 7: epi_neon(a, 7); break;
-    case 6: epi_neon(a, 6); break;
-    case 5: epi_neon(a, 5); break;
-    case 4: epi_neon(a, 4); break;
-    case 3: epi_neon(a, 3); break;
-    case 2: epi_neon(a, 2); break;
-    default: epi_neon(a, 1);
-  }
+  if (a->np == BNN_MAXP) epi_neon(a, BNN_MAXP);
+  else epi_neon(a, a->np);
 }
 
 double bnn_peak_bmacs_neon(long iters) {
