@@ -8,7 +8,8 @@ profiled run on this host) is run once by the NEON code, cross-compiled for aarc
 (``CNT``) among them. The NEON inner kernel's own instruction mix is 3 instructions per 128 binary
 MACs (EOR, CNT, UADALP: ``bnn_peak_bmacs_neon``), so a layer's "fraction of the mix" is those
 3 x MACs / 128 over the instructions it executed: the NEON counterpart of ``make bench``'s
-fraction of the popcount peak, blind to latencies and the memory system.
+fraction of the popcount peak, blind to latencies and the memory system. Each layer's outputs are
+also checked bit for bit against the portable kernel's, so a profile is never of wrong code.
 
 Needs Debian bookworm's dynamic ``qemu-user`` (7.2, plugins enabled), an aarch64 cross compiler
 and a host compiler: ``apt install qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross``. The
@@ -172,8 +173,9 @@ def markdown(model: Path, rows: list[dict]) -> str:
         f"`make neon-profile` on {model.name}: each of its {len(rows)} binary convolutions run once by the "
         "aarch64 NEON kernels (cross-compiled, static, -O3) under qemu-aarch64 7.2 with an instruction-counting "
         "plugin, on random data, with the fused epilogue most of the model's convolutions have (y + residual "
-        "into the block output, the bits of an affine map of y for the next binary convolution). Instruction "
-        "counts, not time: the emulator says nothing about a Cortex-A's latencies or memory.", "",
+        "into the block output, the bits of an affine map of y for the next binary convolution), its outputs "
+        "identical to the portable kernel's. Instruction counts, not time: the emulator says nothing about a "
+        "Cortex-A's latencies or memory.", "",
         f"Mix fraction = {INSTRUCTIONS_PER_128} x MACs / 128 (EOR + CNT + UADALP per 128 binary MACs, the inner "
         "kernel's loop) over the instructions executed; CNT used = the useful 128-bit popcounts (MACs / 128) "
         "over the CNT instructions executed (input channels padded to 32-bit words, output channels to "

@@ -3,7 +3,8 @@
  * line from stdin, "in_h in_w channels_in out_c kernel stride groups", and runs each once between
  * two calls of neon_profile_mark() with the float-output epilogue most of the face model's
  * convolutions have in the fused delegate: y + residual into the block output, and the bits of
- * y * scale + shift for the next binary convolution. One thread, SAME one-padding. */
+ * y * scale + shift for the next binary convolution. One thread, SAME one-padding. Each layer's
+ * outputs are then checked against the portable kernel's (BNN_ISA_REF), bit for bit. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,27 +48,35 @@ int main(void) {
     float *mul = floats(cout, -0.1f, 0.1f), *bias = floats(cout, -1, 1);
     const char* err = 0;
     bnn_bconv* op = bnn_bconv_create(&s, filter, mul, bias, 0, 0, 0, BNN_ISA_NEON, &err);
-    if (!op) {
+    bnn_bconv* ref = bnn_bconv_create(&s, filter, mul, bias, 0, 0, 0, BNN_ISA_REF, &err);
+    if (!op || !ref) {
       fprintf(stderr, "layer %d: %s\n", n, err ? err : "bnn_bconv_create failed");
       return 2;
     }
     int32_t* in = filled((size_t)in_h * in_w * s.in_words);
-    float *sum = floats(pixels * cout, 0, 0), *residual = floats(pixels * cout, -1, 1);
-    bnn_epilogue e;
-    memset(&e, 0, sizeof(e));
-    e.sum = sum, e.sum_stride = cout, e.residual = residual;
-    e.scale = floats(cout, 0.5f, 2), e.shift = floats(cout, -1, 1);
-    e.bits = calloc(pixels * ((cout + 31) / 32), 4);
+    float* residual = floats(pixels * cout, -1, 1);
+    float *scale = floats(cout, 0.5f, 2), *shift = floats(cout, -1, 1);
+    const size_t bit_words = pixels * ((cout + 31) / 32);
+    bnn_epilogue e[2];
+    for (int v = 0; v < 2; ++v) { /* v 0: NEON, 1: the portable kernel */
+      memset(&e[v], 0, sizeof(e[v]));
+      e[v].sum = floats(pixels * cout, 0, 0), e[v].sum_stride = cout, e[v].residual = residual;
+      e[v].scale = scale, e[v].shift = shift, e[v].bits = calloc(bit_words ? bit_words : 1, 4);
+    }
     neon_profile_mark(2 * n);
-    const int rc = bnn_bconv_run_epilogue(op, in, &e, 1);
+    const int rc = bnn_bconv_run_epilogue(op, in, &e[0], 1);
     neon_profile_mark(2 * n + 1);
-    if (rc) {
+    if (rc || bnn_bconv_run_epilogue(ref, in, &e[1], 1)) {
       fprintf(stderr, "layer %d: the fused epilogue refused it\n", n);
       return 2;
     }
-    bnn_bconv_destroy(op);
-    free(filter), free(mul), free(bias), free(in), free(sum), free(residual);
-    free((void*)e.scale), free((void*)e.shift), free(e.bits);
+    if (memcmp(e[0].sum, e[1].sum, 4 * pixels * cout) || memcmp(e[0].bits, e[1].bits, 4 * bit_words)) {
+      fprintf(stderr, "layer %d: the NEON kernels' output differs from the portable kernel's\n", n);
+      return 4;
+    }
+    bnn_bconv_destroy(op), bnn_bconv_destroy(ref);
+    free(filter), free(mul), free(bias), free(in), free(residual), free(scale), free(shift);
+    for (int v = 0; v < 2; ++v) free(e[v].sum), free(e[v].bits);
     ++n;
   }
   return n ? 0 : 1;
