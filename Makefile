@@ -1,4 +1,4 @@
-# bnn-landmarks: make setup | test | test-all | demo | convert MODEL=face | train MODEL=face | lint | bench | test-aarch64 | android
+# bnn-landmarks: make setup | test | test-all | demo | convert MODEL=face | train MODEL=face | lint | bench | neon-profile | test-aarch64 | android
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
