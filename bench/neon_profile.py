@@ -166,6 +166,14 @@ def grouped(rows: list[dict]) -> list[dict]:
     return sorted(({"shape": k, **v} for k, v in groups.items()), key=lambda g: -g["instructions"])
 
 
+def _shares(g: dict) -> str:
+    """The table's cells after the instruction count: mix fraction, CNT used, the parts' shares."""
+    n = g["instructions"]
+    return " | ".join([f"{100 * mix_fraction(g['bmacs'], n):.1f} %",
+                       f"{100 * g['bmacs'] / 128 / max(g['cnt'], 1):.0f} %",
+                       *(f"{100 * g[p] / n:.0f} %" for p in (*PARTS, "other"))])
+
+
 def markdown(model: Path, rows: list[dict]) -> str:
     tot = {k: sum(r[k] for r in rows) for k in ("instructions", "cnt", "bmacs", *PARTS, "other")}
     lines = [
@@ -186,15 +194,9 @@ def markdown(model: Path, rows: list[dict]) -> str:
     ]
     for g in grouped(rows):
         h, w, cin, cout, kh, kw, _, _ = g["shape"]
-        n = g["instructions"]
-        lines.append(
-            f"| {h}x{w} | {cin} | {cout} | {kh}x{kw} | {g['layers']} | {n / g['layers'] / 1e3:.1f} | "
-            f"{100 * mix_fraction(g['bmacs'], n):.1f} % | {100 * g['bmacs'] / 128 / max(g['cnt'], 1):.0f} % | "
-            + " | ".join(f"{100 * g[p] / n:.0f} %" for p in (*PARTS, "other")) + " |")
-    n = tot["instructions"]
-    lines.append(f"| all | | | | {len(rows)} | {n / 1e6:.1f} M (total) | {100 * mix_fraction(tot['bmacs'], n):.1f} % | "
-                 f"{100 * tot['bmacs'] / 128 / max(tot['cnt'], 1):.0f} % | "
-                 + " | ".join(f"{100 * tot[p] / n:.0f} %" for p in (*PARTS, "other")) + " |")
+        lines.append(f"| {h}x{w} | {cin} | {cout} | {kh}x{kw} | {g['layers']} | "
+                     f"{g['instructions'] / g['layers'] / 1e3:.1f} | {_shares(g)} |")
+    lines.append(f"| all | | | | {len(rows)} | {tot['instructions'] / 1e6:.1f} M (total) | {_shares(tot)} |")
     return "\n".join(lines) + "\n"
 
 
