@@ -12,6 +12,7 @@ Larq Compute Engine converter turns into ``LceBconv2d``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import larq as lq
@@ -222,25 +223,48 @@ def real_twin_key(key: str) -> str:
     return f"{layer}/{i}"
 
 
+def _stacks(keys) -> int:
+    """How many stacks a weight dict's keys (``"hg<s>_..."``) span."""
+    return 1 + max((int(m.group(1)) for k in keys if (m := re.match(r"hg(\d+)_", k))), default=0)
+
+
+def stack_key(key: str, stacks: int) -> str:
+    """A weight key of a model with more stacks -> the key it starts from in a model of
+    ``stacks`` stacks: every further stack (``hg<s>_*``, ``out<s>_*``) is a copy of the last one."""
+    m = re.match(r"(hg|out)(\d+)_", key)
+    if m and int(m.group(2)) >= stacks:
+        return f"{m.group(1)}{stacks - 1}_{key[m.end():]}"
+    return key
+
+
 def init_weights(model: tf.keras.Model, path: str | Path) -> None:
-    """Training's ``--init``: set every weight from a legacy Keras .h5 of the same config, or of
+    """Training's ``--init``: set every weight from a legacy Keras .h5 of the same config, of
     its real-valued twin (two-stage real-to-binary training, Martinez et al. 2020: the binary
-    convs start from the float convs' kernels, BN and float layers are copied), matched by name.
+    convs start from the float convs' kernels, BN and float layers are copied), or of the same
+    config with fewer stacks (each added stack a copy of the file's last one, its re-injection
+    convs zero: the deeper model starts with the shallower one's outputs), matched by name.
 
     Raises:
         WeightsError: the file is missing or does not fit (one line naming the first mismatch).
     """
+    import numpy as np
+
     from models.weights import get_keras_weights, init_from, read_h5_weights
 
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"--init {path} not found; pass a .h5 of this config or of its real-valued twin")
     weights = read_h5_weights(path)
-    same = set(get_keras_weights(model)) == set(weights)
+    own = get_keras_weights(model)
+    stacks = _stacks(weights)
+    if stacks < _stacks(own):
+        weights |= {k: np.zeros_like(v) for k, v in own.items() if k.startswith("reinject") and k not in weights}
+    twin = not all(stack_key(k, stacks) in weights for k in own)
     try:
-        init_from(model, weights, rename=(lambda k: k) if same else real_twin_key)
+        init_from(model, weights, rename=lambda k: stack_key(real_twin_key(k) if twin else k, stacks))
     except ValueError as e:
-        raise WeightsError(f"--init {path}: {e}; pass a .h5 of this config or of its real-valued twin") from None
+        raise WeightsError(f"--init {path}: {e}; pass a .h5 of this config (any number of stacks) "
+                           "or of its real-valued twin") from None
 
 
 def count_parameters(model: tf.keras.Model) -> dict:

@@ -199,3 +199,22 @@ def test_init_weights_from_the_same_config_or_the_real_valued_twin(tmp_path):
                      tmp_path / "binary.h5")
     with pytest.raises(WeightsError, match="not found"):
         init_weights(binary, tmp_path / "nope.h5")
+
+
+def test_init_weights_adds_stacks_as_copies_of_the_last_one(tmp_path):
+    """--init of a 2-stack model from a 1-stack .h5: the second stack copies the first, the
+    re-injection convs start at zero, so both stacks output the 1-stack model's heatmaps."""
+    from models.hourglass import init_weights
+
+    cfg = get_config("face", input_size=32, width=16, depth=1)
+    one = build_model(config=cfg)
+    rng = np.random.default_rng(0)
+    one.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in one.get_weights()])
+    one.save_weights(str(tmp_path / "one.h5"))
+    two = build_model(config=cfg.replace(stacks=2), intermediate_outputs=True)
+    init_weights(two, tmp_path / "one.h5")
+    x = rng.normal(size=(2, 32, 32, 3)).astype(np.float32)
+    want = one(x, training=False).numpy()
+    for got in two(x, training=False):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
+    assert not np.any(two.get_layer("reinject0_features").get_weights()[0])
