@@ -132,8 +132,8 @@ class ChannelsLast(nn.Module):
 
 def from_keras(keras_model, cfg) -> ChannelsLast:
     """The weights of a real-valued hierarchical Keras model built by
-    ``models.hourglass.build_model``, in :class:`~models.torch_mirror.TorchHourglass` (eval mode),
-    channels-last.
+    ``models.hourglass.build_model`` (its re-injection folded or not), in
+    :class:`~models.torch_mirror.TorchHourglass` (eval mode), channels-last.
 
     Raises:
         ValueError: ``cfg`` is binary or not hierarchical, or a layer has no counterpart.
@@ -144,7 +144,9 @@ def from_keras(keras_model, cfg) -> ChannelsLast:
     from models.torch_mirror import TorchHourglass, load_keras_weights
     from models.weights import get_keras_weights
 
-    return ChannelsLast(load_keras_weights(TorchHourglass(cfg), get_keras_weights(keras_model))).eval()
+    weights = get_keras_weights(keras_model)
+    net = TorchHourglass(cfg, fold_reinjection="reinject0/0" in weights)
+    return ChannelsLast(load_keras_weights(net, weights)).eval()
 
 
 # --- FAN checkpoints -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 import larq as lq
+import numpy as np
 import tensorflow as tf
 
 from models.configs import Config, get_config  # noqa: E402
@@ -140,20 +141,22 @@ def stem(x, cfg: Config):
 
 
 def head(x, cfg: Config, *, name: str):
-    """Block, then BN -> sign -> binary 1x1 conv, then real BN -> ReLU -> 1x1 conv to K heatmaps.
-
-    Returns ``(features, heatmaps)``; features (after the ReLU) feed the next stack.
-    """
+    """Block, then BN -> sign -> binary 1x1 conv, then real BN -> ReLU: the stack's features,
+    which feed its heatmaps conv (:func:`heatmaps`) and the next stack."""
     x = block(x, cfg.width, cfg, name=f"{name}_block")
     x = _unit(x, cfg.width, 1, cfg, f"{name}_lin")
     x = _bn(x, f"{name}_bn")
-    feats = layers.ReLU(name=f"{name}_relu")(x)
-    heat = layers.Conv2D(cfg.num_keypoints, 1, use_bias=True, name=f"{name}_heatmaps")(feats)
-    return feats, heat
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def heatmaps(feats, cfg: Config, *, name: str):
+    """The real-valued 1x1 conv from a stack's features to its K heatmaps."""
+    return layers.Conv2D(cfg.num_keypoints, 1, use_bias=True, name=f"{name}_heatmaps")(feats)
 
 
 def build_model(
-    *, config: str | Config, intermediate_outputs: bool = False, name: str | None = None
+    *, config: str | Config, intermediate_outputs: bool = False, fold_reinjection: bool = False,
+    name: str | None = None,
 ) -> tf.keras.Model:
     """Build the (binarized) hourglass landmark localizer for a named config.
 
@@ -163,21 +166,31 @@ def build_model(
         config: a name from ``models.configs.CONFIGS`` or a :class:`Config`.
         intermediate_outputs: output every stack's heatmaps (a list, for intermediate
             supervision in training) instead of only the last one.
+        fold_reinjection: the inference graph of a multi-stack model: a stack's heatmaps conv and
+            its two re-injection convs, all linear, become one 1x1 conv (``reinject<s>``, weights
+            from :func:`fold_reinjection_weights`), the same function up to float rounding with
+            fewer multiply-adds. Not with ``intermediate_outputs``.
         name: Keras model name (default: the config name).
 
     Returns:
         A Keras model mapping (N, S, S, 3) float32 normalised RGB crops to (N, S/4, S/4, K)
         float32 heatmaps (a list of ``stacks`` of them with ``intermediate_outputs``).
     """
+    if fold_reinjection and intermediate_outputs:
+        raise ValueError("fold_reinjection drops the intermediate heatmaps; pass one of the two")
     cfg = get_config(config)
     inp = layers.Input((cfg.input_size, cfg.input_size, 3), name="image")
     x = stem(inp, cfg)
     outputs = []
     for s in range(cfg.stacks):
-        hg = hourglass(x, cfg.depth, cfg, name=f"hg{s}")
-        feats, heat = head(hg, cfg, name=f"out{s}")
-        outputs.append(heat)
-        if s < cfg.stacks - 1:  # FAN-style re-injection of features and heatmaps
+        feats = head(hourglass(x, cfg.depth, cfg, name=f"hg{s}"), cfg, name=f"out{s}")
+        if s == cfg.stacks - 1:
+            outputs.append(heatmaps(feats, cfg, name=f"out{s}"))
+        elif fold_reinjection:
+            x = layers.Add(name=f"reinject{s}_add")([x, layers.Conv2D(cfg.width, 1, name=f"reinject{s}")(feats)])
+        else:  # FAN-style re-injection of features and heatmaps
+            heat = heatmaps(feats, cfg, name=f"out{s}")
+            outputs.append(heat)
             f = layers.Conv2D(cfg.width, 1, name=f"reinject{s}_features")(feats)
             h = layers.Conv2D(cfg.width, 1, name=f"reinject{s}_heatmaps")(heat)
             x = layers.Add(name=f"reinject{s}_add")([x, f, h])
@@ -185,8 +198,25 @@ def build_model(
     return tf.keras.Model(inp, out, name=(name or cfg.name).replace("-", "_"))
 
 
+def fold_reinjection_weights(weights: dict[str, np.ndarray], stacks: int) -> dict[str, np.ndarray]:
+    """Weights ``{"<layer>/<i>": array}`` of the training graph -> those of
+    ``build_model(fold_reinjection=True)``: for each stack s but the last, features f (1x1 convs,
+    kernels (1, 1, C, K) / (1, 1, K, C) / (1, 1, C, C)) re-enter as
+    ``f Wf + bf + (f Wh + bh) Wr + br = f (Wf + Wh Wr) + (bf + bh Wr + br)``, computed in float64."""
+    out = dict(weights)
+    for s in range(stacks - 1):
+        wh, bh = (out.pop(f"out{s}_heatmaps/{i}").astype(np.float64) for i in (0, 1))
+        wf, bf = (out.pop(f"reinject{s}_features/{i}").astype(np.float64) for i in (0, 1))
+        wr, br = (out.pop(f"reinject{s}_heatmaps/{i}").astype(np.float64) for i in (0, 1))
+        out[f"reinject{s}/0"] = (wf[0, 0] + wh[0, 0] @ wr[0, 0])[None, None].astype(np.float32)
+        out[f"reinject{s}/1"] = (bf + bh @ wr[0, 0] + br).astype(np.float32)
+    return out
+
+
 def load_model(*, config: str | Config, weights: str | Path | None) -> tf.keras.Model:
-    """``build_model(config=config)`` with ``weights`` loaded (legacy Keras .h5, by layer name).
+    """The inference model of ``config`` (``build_model(config=config, fold_reinjection=True)``
+    for more than one stack) with ``weights`` loaded (a legacy Keras .h5 of the training graph,
+    by layer name).
 
     ``weights=None`` keeps the random initialisation. The Keras session is cleared and seeded
     first: larq's auto-named ops end up in tensor names, so the same weights give the same
@@ -195,22 +225,31 @@ def load_model(*, config: str | Config, weights: str | Path | None) -> tf.keras.
     Raises:
         WeightsError: the file is missing, or its layers/shapes do not fit ``config``.
     """
+    from models.weights import check_covers, get_keras_weights, read_h5_weights, set_keras_weights
+
     cfg = get_config(config)
     tf.keras.backend.clear_session()
     tf.keras.utils.set_random_seed(0)
-    model = build_model(config=cfg)
-    if weights is not None:
-        weights = Path(weights)
-        if not weights.is_file():
-            raise WeightsError(f"weights file {weights} not found; train with `make train MODEL={cfg.name}` "
-                               "or pass WEIGHTS=path/to/weights.h5")
-        try:
-            model.load_weights(str(weights))
-        except Exception as e:  # noqa: BLE001 - Keras raises ValueError, OSError, KeyError...
-            expected = {w.name: tuple(w.shape) for w in model.weights[:3]}
-            msg = " ".join(str(e).split())[:400]
-            raise WeightsError(f"weights {weights} do not fit model {cfg.name} ({msg}); expected e.g. "
-                               f"{expected}; pass the weights trained for this config") from None
+    model = build_model(config=cfg, fold_reinjection=cfg.stacks > 1)
+    if weights is None:
+        return model
+    weights = Path(weights)
+    if not weights.is_file():
+        raise WeightsError(f"weights file {weights} not found; train with `make train MODEL={cfg.name}` "
+                           "or pass WEIGHTS=path/to/weights.h5")
+    own = get_keras_weights(model)
+    try:
+        given = fold_reinjection_weights(read_h5_weights(weights), cfg.stacks)
+        check_covers(own, given, model.name)
+        bad = next((k for k in own if own[k].shape != given[k].shape), None)
+        if bad:
+            raise ValueError(f"{bad} is {given[bad].shape} in the file")
+    except (KeyError, ValueError, OSError) as e:
+        expected = {k: v.shape for k, v in list(own.items())[:3]}
+        msg = " ".join(str(e).split())[:400]
+        raise WeightsError(f"weights {weights} do not fit model {cfg.name} ({msg}); expected e.g. "
+                           f"{expected}; pass the weights trained for this config") from None
+    set_keras_weights(model, given)
     return model
 
 
@@ -247,8 +286,6 @@ def init_weights(model: tf.keras.Model, path: str | Path) -> None:
     Raises:
         WeightsError: the file is missing or does not fit (one line naming the first mismatch).
     """
-    import numpy as np
-
     from models.weights import get_keras_weights, init_from, read_h5_weights
 
     path = Path(path)

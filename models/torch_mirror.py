@@ -76,18 +76,20 @@ class BinaryConv(nn.Conv2d):
 
 
 class TorchHourglass(nn.Module):
-    """The hourglass of ``models.hourglass.build_model(config=cfg, intermediate_outputs=True)``.
+    """The hourglass of ``models.hourglass.build_model(config=cfg, intermediate_outputs=True)``,
+    or with ``fold_reinjection`` of its inference graph (``fold_reinjection=True`` there).
 
-    ``forward`` takes (N, 3, S, S) float32 normalised RGB (NCHW) and returns a list of ``stacks``
-    (N, K, S/4, S/4) heatmap tensors, the last one being the model's output.
+    ``forward`` takes (N, 3, S, S) float32 normalised RGB (NCHW) and returns a list of the
+    (N, K, S/4, S/4) heatmap tensors of each stack (of the last one only when folded), the last
+    one being the model's output.
     """
 
-    def __init__(self, cfg: Config | str):
+    def __init__(self, cfg: Config | str, fold_reinjection: bool = False):
         super().__init__()
         cfg = get_config(cfg)
         if cfg.block != "hierarchical":
             raise ValueError(f"the PyTorch mirror builds hierarchical configs; {cfg.name} is {cfg.block}")
-        self.cfg = cfg
+        self.cfg, self.fold = cfg, fold_reinjection
         self.layers = nn.ModuleDict()
         self._chans: dict[str, int] = {}
         w = cfg.width
@@ -101,6 +103,9 @@ class TorchHourglass(nn.Module):
             self._block_def(f"out{s}_block", w, w)
             self._unit_def(f"out{s}_lin", w, w, 1)
             self.layers[f"out{s}_bn"] = self._bn_mod(w)
+            if fold_reinjection and s < cfg.stacks - 1:
+                self.layers[f"reinject{s}"] = nn.Conv2d(w, w, 1, bias=True)
+                continue
             self.layers[f"out{s}_heatmaps"] = nn.Conv2d(w, cfg.num_keypoints, 1, bias=True)
             if s < cfg.stacks - 1:
                 self.layers[f"reinject{s}_features"] = nn.Conv2d(w, w, 1, bias=True)
@@ -187,6 +192,9 @@ class TorchHourglass(nn.Module):
             h = self._block(self._hourglass(x, self.cfg.depth, f"hg{s}"), f"out{s}_block")
             h = self._unit(h, f"out{s}_lin")
             feats = F.relu(L[f"out{s}_bn"](h))
+            if f"reinject{s}" in L:
+                x = x + L[f"reinject{s}"](feats)
+                continue
             heat = L[f"out{s}_heatmaps"](feats)
             outs.append(heat)
             if s < self.cfg.stacks - 1:

@@ -218,3 +218,24 @@ def test_init_weights_adds_stacks_as_copies_of_the_last_one(tmp_path):
     for got in two(x, training=False):
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
     assert not np.any(two.get_layer("reinject0_features").get_weights()[0])
+
+
+def test_load_model_folds_the_reinjection_of_a_multi_stack_model(tmp_path):
+    """load_model gives a 2-stack model's inference graph: the first stack's heatmaps conv and
+    re-injection convs folded into one 1x1 conv, the same heatmaps as the training graph's last
+    stack (float rounding aside), two fewer convs."""
+    from models.hourglass import load_model
+
+    cfg = get_config("face", input_size=32, width=16, depth=1, stacks=2)
+    train = build_model(config=cfg, intermediate_outputs=True)
+    rng = np.random.default_rng(0)
+    train.set_weights([rng.normal(scale=0.3, size=w.shape).astype(np.float32) for w in train.get_weights()])
+    train.save_weights(str(tmp_path / "two.h5"))
+    x = rng.normal(size=(2, 32, 32, 3)).astype(np.float32)
+    want = train(x, training=False)[-1].numpy()
+    folded = load_model(config=cfg, weights=tmp_path / "two.h5")
+    np.testing.assert_allclose(folded(x, training=False).numpy(), want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    convs = [layer.name for layer in folded.layers if type(layer) is tf.keras.layers.Conv2D]
+    assert "reinject0" in convs and "out0_heatmaps" not in convs
+    with pytest.raises(ValueError, match="fold_reinjection drops the intermediate heatmaps"):
+        build_model(config=cfg, intermediate_outputs=True, fold_reinjection=True)
