@@ -225,7 +225,7 @@ def load_model(*, config: str | Config, weights: str | Path | None) -> tf.keras.
     Raises:
         WeightsError: the file is missing, or its layers/shapes do not fit ``config``.
     """
-    from models.weights import check_covers, get_keras_weights, read_h5_weights, set_keras_weights
+    from models.weights import get_keras_weights, init_from, read_h5_weights
 
     cfg = get_config(config)
     tf.keras.backend.clear_session()
@@ -237,19 +237,13 @@ def load_model(*, config: str | Config, weights: str | Path | None) -> tf.keras.
     if not weights.is_file():
         raise WeightsError(f"weights file {weights} not found; train with `make train MODEL={cfg.name}` "
                            "or pass WEIGHTS=path/to/weights.h5")
-    own = get_keras_weights(model)
     try:
-        given = fold_reinjection_weights(read_h5_weights(weights), cfg.stacks)
-        check_covers(own, given, model.name)
-        bad = next((k for k in own if own[k].shape != given[k].shape), None)
-        if bad:
-            raise ValueError(f"{bad} is {given[bad].shape} in the file")
+        init_from(model, fold_reinjection_weights(read_h5_weights(weights), cfg.stacks))
     except (KeyError, ValueError, OSError) as e:
-        expected = {k: v.shape for k, v in list(own.items())[:3]}
+        expected = {k: v.shape for k, v in list(get_keras_weights(model).items())[:3]}
         msg = " ".join(str(e).split())[:400]
         raise WeightsError(f"weights {weights} do not fit model {cfg.name} ({msg}); expected e.g. "
                            f"{expected}; pass the weights trained for this config") from None
-    set_keras_weights(model, given)
     return model
 
 
