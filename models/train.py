@@ -249,7 +249,8 @@ def _build(run: _Run) -> None:
     run.ckpt_dir = run.out / "ckpt" if run.chief else Path(tempfile.mkdtemp(prefix="bnn-worker-ckpt-"))
     with run.strategy.scope():
         run.model = build_model(config=run.cfg, intermediate_outputs=True)
-        if args.init:
+        latest = tf.train.latest_checkpoint(str(run.out / "ckpt"))
+        if args.init and not latest:  # a resumed run restores its weights: --init only starts one
             init_weights(run.model, args.init)
         run.opt = (tf.keras.optimizers.RMSprop(run.base_lr) if args.optimizer == "rmsprop"
                    else tf.keras.optimizers.Adam(run.base_lr))
@@ -259,7 +260,7 @@ def _build(run: _Run) -> None:
         ckpt = tf.train.Checkpoint(model=run.model, optimizer=run.opt, epoch=run.epoch_v,
                                    step_in_epoch=run.step_v, best=run.best_v)
         run.manager = tf.train.CheckpointManager(ckpt, run.ckpt_dir, max_to_keep=2)
-        run.latest = tf.train.latest_checkpoint(str(run.out / "ckpt"))
+        run.latest = latest
         if run.latest:
             ckpt.restore(run.latest).assert_existing_objects_matched()
             print(f"resumed from {run.latest}: epoch {int(run.epoch_v.numpy()) + 1}, "
