@@ -30,7 +30,8 @@ def test_census_every_binary_conv_is_lce(tiny):
     cfg, _, _, rep = tiny
     c = rep.census
     assert c["all_binary_convs_converted"] and c["lce_bconv2d"] == c["binary_layers"] > 0
-    assert c["ops"]["CONV_2D"] == 2  # the real-valued stem and heatmap convs only
+    # the real-valued stem and heatmap convs only, and per further stack its folded re-injection
+    assert c["ops"]["CONV_2D"] == 2 + (cfg.stacks - 1)
     assert c["ops"]["LceQuantize"] > 0
 
 
