@@ -89,7 +89,7 @@ class TorchHourglass(nn.Module):
         cfg = get_config(cfg)
         if cfg.block != "hierarchical":
             raise ValueError(f"the PyTorch mirror builds hierarchical configs; {cfg.name} is {cfg.block}")
-        self.cfg, self.fold = cfg, fold_reinjection
+        self.cfg = cfg
         self.layers = nn.ModuleDict()
         self._chans: dict[str, int] = {}
         w = cfg.width
