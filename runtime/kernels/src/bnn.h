@@ -144,7 +144,15 @@ typedef struct {
   int out_words;
 } bnn_epi_args;
 typedef void (*bnn_epi_fn)(const bnn_epi_args* a);
+/* The AVX-512 inner kernel with bnn_epi_avx512 on its accumulators, which stay in registers (no
+ * store and reload, no second call): a tile of a->np pixels and a->nc channels (16 or 32);
+ * a->acc unused. Not on AVX2: there, next to the accumulators, the epilogue's constants do not fit
+ * the 16 registers, and it ran slower than bnn_epi_avx2 after the tile. */
+#define BNN_TILE_EPI_ARGS \
+  const uint32_t *base, ptrdiff_t pix_step, const int32_t *tap_off, int taps, int words, const uint32_t *w, \
+      const bnn_epi_args *a
 #if defined(__x86_64__)
+void bnn_tile_epi_avx512(BNN_TILE_EPI_ARGS);
 void bnn_epi_avx2(const bnn_epi_args* a);   /* nc a multiple of 8 */
 void bnn_epi_avx512(const bnn_epi_args* a); /* any nc */
 #endif

@@ -647,7 +647,7 @@ static inline void epilogue(const bnn_epilogue* e, bnn_pack_affine_fn affine32, 
 
 /* One output row: the inner kernel over its pixels, then the output transform and epilogue. An
  * always-inline body, compiled once per x86 ISA below so that the transform uses its vectors. */
-static inline __attribute__((always_inline)) void bconv_row_body(void* vctx, int row) {
+static inline __attribute__((always_inline)) void bconv_row_body(void* vctx, int row, const int tile_epi) {
   const bconv_job* job = (const bconv_job*)vctx;
   const bnn_epilogue* e = job->e;
   const bnn_bconv* op = job->op;
@@ -673,13 +673,23 @@ static inline __attribute__((always_inline)) void bconv_row_body(void* vctx, int
             op->w + ((size_t)(g * op->tiles_per_group + tile) * taps * op->tile_words * op->planes) * BNN_TILE;
         const int c0 = g * op->cpg + tile * BNN_TILE;
         const int nc = op->cpg - tile * BNN_TILE < BNN_TILE ? op->cpg - tile * BNN_TILE : BNN_TILE;
-        (nc < BNN_TILE ? op->tile_last : op->tile)(base + g * op->wpg, pix_step, op->tap_off, np, taps, op->tile_words, wt, acc);
         const float* restrict mul = op->mul + c0;
         const float* restrict bias = op->bias + c0;
         const int32_t x_min = op->x_min, x_max = op->x_max;
-        if (op->epi && s->out_kind == BNN_OUT_FLOAT && !s->zero_padding && !(c0 & 31) && !(nc % op->epi_step)) {
-          const bnn_epi_args ea = {acc, np, nc, c0, out_pix0 + ox0, mul, bias, x_min, x_max, e,
-                                   e ? 0 : (float*)job->out + c0, s->out_c, bits, out_words};
+        /* the ISA's vector transform and epilogue: one-padded float output, a whole word's channels */
+        const int vec_epi = s->out_kind == BNN_OUT_FLOAT && !s->zero_padding && !(c0 & 31);
+        const bnn_epi_args ea = {acc, np, nc, c0, out_pix0 + ox0, mul, bias, x_min, x_max, e,
+                                 e ? 0 : (float*)job->out + c0, s->out_c, bits, out_words};
+#if defined(__x86_64__)
+        if (tile_epi && vec_epi && !(nc % 16)) { /* bconv_row_avx512 */
+          bnn_tile_epi_avx512(base + g * op->wpg, pix_step, op->tap_off, taps, op->tile_words, wt, &ea);
+          continue;
+        }
+#else
+        (void)tile_epi;
+#endif
+        (nc < BNN_TILE ? op->tile_last : op->tile)(base + g * op->wpg, pix_step, op->tap_off, np, taps, op->tile_words, wt, acc);
+        if (vec_epi && op->epi && !(nc % op->epi_step)) {
           op->epi(&ea);
           continue;
         }
@@ -739,11 +749,11 @@ static inline __attribute__((always_inline)) void bconv_row_body(void* vctx, int
   }
 }
 
-static void bconv_row(void* vctx, int row) { bconv_row_body(vctx, row); }
+static void bconv_row(void* vctx, int row) { bconv_row_body(vctx, row, 0); }
 #if defined(__x86_64__)
-__attribute__((target("avx2"))) static void bconv_row_avx2(void* vctx, int row) { bconv_row_body(vctx, row); }
+__attribute__((target("avx2"))) static void bconv_row_avx2(void* vctx, int row) { bconv_row_body(vctx, row, 0); }
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2"))) static void bconv_row_avx512(void* vctx, int row) {
-  bconv_row_body(vctx, row);
+  bconv_row_body(vctx, row, 1);
 }
 #endif
 

@@ -6,11 +6,11 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-/* `halves` 16-channel vectors of the tile: 2, or 1 for a tile of at most 16 channels (acc's
- * channels 16 .. 31 are then not written). */
+/* The popcounts of a tile into acc[p][0 .. halves): `halves` 16-channel vectors of the tile, 2, or
+ * 1 for a tile of at most 16 channels. */
 __attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) static inline __attribute__((always_inline)) void
-tile_avx512(BNN_TILE_ARGS, const int halves) {
-  __m512i a[BNN_MAXP][2];
+tile_avx512_acc(const uint32_t* base, ptrdiff_t pix_step, const int32_t* tap_off, int np, int taps, int words,
+                const uint32_t* w, const int halves, __m512i a[BNN_MAXP][2]) {
   const uint32_t* ip[BNN_MAXP];
 #pragma GCC unroll 8
   for (int p = 0; p < BNN_MAXP; ++p) a[p][0] = a[p][1] = _mm512_setzero_si512();
@@ -29,6 +29,13 @@ tile_avx512(BNN_TILE_ARGS, const int halves) {
       }
     }
   }
+}
+
+/* acc's channels 16 .. 31 are not written when halves is 1. */
+__attribute__((target("avx512f,avx512vpopcntdq,avx512bw"))) static inline __attribute__((always_inline)) void
+tile_avx512(BNN_TILE_ARGS, const int halves) {
+  __m512i a[BNN_MAXP][2];
+  tile_avx512_acc(base, pix_step, tap_off, np, taps, words, w, halves, a);
   /* constant indices only (unrolled, np tested per pixel): with `p < np` as the loop bound, GCC
    * kept a copy of the accumulators on the stack and zeroed it on every call */
 #pragma GCC unroll 8
@@ -116,66 +123,105 @@ bnn_tile_fn bnn_tile_avx2_for(int nc) {
  * reloaded them (and the output pointers) for each pixel. Compiled once per vector count `nv`,
  * so that the constants stay in registers. */
 #define EPI_AVX512_MAX (BNN_TILE / 16)
-__attribute__((target("avx512f,avx512dq"))) static inline __attribute__((always_inline)) void epi_avx512(
-    const bnn_epi_args* a, const int nv) {
-  const bnn_epilogue* e = a->e;
-  const int np = a->np, c0 = a->c0;
-  const __m512i lo = _mm512_set1_epi32(a->x_min), hi = _mm512_set1_epi32(a->x_max);
-  const __m512 zero = _mm512_setzero_ps();
-  const int32_t* restrict acc = a->acc;
+/* AVX-512's per-channel constants of a block (the struct stays in registers once inlined). */
+typedef struct {
   __mmask16 m[EPI_AVX512_MAX];
   __m512 mul[EPI_AVX512_MAX], bias[EPI_AVX512_MAX], alpha[EPI_AVX512_MAX], scale[EPI_AVX512_MAX],
       shift[EPI_AVX512_MAX];
-  const float* restrict al = e ? e->alpha : 0;
-  float* restrict ey = e ? e->y : 0;
-  float* restrict sum = e ? e->sum : 0;
-  const float* restrict res = e ? e->residual : 0;
-  const int want_bits = e && e->bits;
+  __m512i lo, hi;
+} epi512_k;
+
+__attribute__((target("avx512f,avx512dq"))) static inline __attribute__((always_inline)) void epi512_load(
+    const bnn_epi_args* a, const int nv, epi512_k* k) {
+  const bnn_epilogue* e = a->e;
+  k->lo = _mm512_set1_epi32(a->x_min), k->hi = _mm512_set1_epi32(a->x_max);
   for (int h = 0; h < nv; ++h) {
     const int j = 16 * h;
-    m[h] = a->nc - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (a->nc - j)) - 1);
-    mul[h] = _mm512_maskz_loadu_ps(m[h], a->mul + j);
-    bias[h] = _mm512_maskz_loadu_ps(m[h], a->bias + j);
-    if (al) alpha[h] = _mm512_maskz_loadu_ps(m[h], al + c0 + j);
-    if (want_bits) {
-      scale[h] = _mm512_maskz_loadu_ps(m[h], e->scale + c0 + j);
-      shift[h] = _mm512_maskz_loadu_ps(m[h], e->shift + c0 + j);
+    k->m[h] = a->nc - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (a->nc - j)) - 1);
+    k->mul[h] = _mm512_maskz_loadu_ps(k->m[h], a->mul + j);
+    k->bias[h] = _mm512_maskz_loadu_ps(k->m[h], a->bias + j);
+    /* unused ones 0, not uninitialised (a zeroed register costs nothing; a zeroed struct did) */
+    k->alpha[h] = e && e->alpha ? _mm512_maskz_loadu_ps(k->m[h], e->alpha + a->c0 + j) : _mm512_setzero_ps();
+    const int b = e && e->bits;
+    k->scale[h] = b ? _mm512_maskz_loadu_ps(k->m[h], e->scale + a->c0 + j) : _mm512_setzero_ps();
+    k->shift[h] = b ? _mm512_maskz_loadu_ps(k->m[h], e->shift + a->c0 + j) : _mm512_setzero_ps();
+  }
+}
+
+/* Output pixel p of the block from its popcounts acc[h] (nv vectors). `full`: nc == 16 * nv, plain
+ * loads and stores (masked ones cost more: 4-14 % of a layer on Zen 4). */
+__attribute__((target("avx512f,avx512dq"))) static inline __attribute__((always_inline)) void epi512_pixel(
+    const bnn_epi_args* a, const epi512_k* k, const int nv, const int full, const int p, const __m512i* acc) {
+  const bnn_epilogue* e = a->e;
+  const size_t opix = a->opix0 + p;
+  uint32_t word = 0;
+  for (int h = 0; h < nv; ++h) {
+    const int j = 16 * h;
+    const __mmask16 m = full ? (__mmask16)0xffff : k->m[h];
+    __m512i x2 = _mm512_slli_epi32(acc[h], 1);
+    x2 = _mm512_min_epi32(_mm512_max_epi32(x2, k->lo), k->hi);
+    __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(x2), k->mul[h]), k->bias[h]);
+    if (!e) {
+      float* o = a->out + opix * (size_t)a->out_stride + j;
+      if (full) _mm512_storeu_ps(o, y); else _mm512_mask_storeu_ps(o, m, y);
+      continue;
+    }
+    if (e->alpha) y = _mm512_mask_mul_ps(y, _mm512_movepi32_mask(_mm512_castps_si512(y)), y, k->alpha[h]);
+    if (e->y) {
+      float* o = e->y + opix * (size_t)e->y_stride + a->c0 + j;
+      if (full) _mm512_storeu_ps(o, y); else _mm512_mask_storeu_ps(o, m, y);
+    }
+    if (e->sum) {
+      const size_t o = opix * (size_t)e->sum_stride + a->c0 + j;
+      __m512 v = y;
+      if (e->residual) v = _mm512_add_ps(y, full ? _mm512_loadu_ps(e->residual + o) : _mm512_maskz_loadu_ps(m, e->residual + o));
+      if (full) _mm512_storeu_ps(e->sum + o, v); else _mm512_mask_storeu_ps(e->sum + o, m, v);
+    }
+    if (e->bits) {
+      const __m512 t = _mm512_add_ps(_mm512_mul_ps(y, k->scale[h]), k->shift[h]);
+      word |= (uint32_t)(_mm512_cmp_ps_mask(t, _mm512_setzero_ps(), _CMP_LT_OQ) & m) << j;
     }
   }
-  float* restrict out = a->out;
-  const size_t out_stride = (size_t)a->out_stride, y_stride = e ? (size_t)e->y_stride : 0,
-               sum_stride = e ? (size_t)e->sum_stride : 0;
-  uint32_t* restrict bits = a->bits + (c0 >> 5);
-  for (int p = 0; p < np; ++p) {
-    const size_t opix = a->opix0 + p;
-    uint32_t word = 0;
-    for (int h = 0; h < nv; ++h) {
-      const int j = 16 * h;
-      __m512i x2 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m[h], acc + p * BNN_TILE + j), 1);
-      x2 = _mm512_min_epi32(_mm512_max_epi32(x2, lo), hi);
-      __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(x2), mul[h]), bias[h]);
-      if (!e) {
-        _mm512_mask_storeu_ps(out + opix * out_stride + j, m[h], y);
-        continue;
-      }
-      if (al) y = _mm512_mask_mul_ps(y, _mm512_movepi32_mask(_mm512_castps_si512(y)), y, alpha[h]);
-      if (ey) _mm512_mask_storeu_ps(ey + opix * y_stride + c0 + j, m[h], y);
-      if (sum) {
-        const size_t o = opix * sum_stride + c0 + j;
-        _mm512_mask_storeu_ps(sum + o, m[h], res ? _mm512_add_ps(y, _mm512_maskz_loadu_ps(m[h], res + o)) : y);
-      }
-      if (want_bits) {
-        const __m512 t = _mm512_add_ps(_mm512_mul_ps(y, scale[h]), shift[h]);
-        word |= (uint32_t)(_mm512_cmp_ps_mask(t, zero, _CMP_LT_OQ) & m[h]) << j;
-      }
-    }
-    if (want_bits) bits[p * a->out_words] |= word;
+  if (e && e->bits) a->bits[(a->c0 >> 5) + p * a->out_words] |= word;
+}
+
+__attribute__((target("avx512f,avx512dq"))) static inline __attribute__((always_inline)) void epi_avx512(
+    const bnn_epi_args* a, const int nv, const int full) {
+  epi512_k k;
+  epi512_load(a, nv, &k);
+  for (int p = 0; p < a->np; ++p) {
+    __m512i acc[EPI_AVX512_MAX];
+    for (int h = 0; h < nv; ++h)
+      acc[h] = full ? _mm512_loadu_si512(a->acc + p * BNN_TILE + 16 * h)
+                    : _mm512_maskz_loadu_epi32(k.m[h], a->acc + p * BNN_TILE + 16 * h);
+    epi512_pixel(a, &k, nv, full, p, acc);
   }
 }
 
 __attribute__((target("avx512f,avx512dq"))) void bnn_epi_avx512(const bnn_epi_args* a) {
-  if (a->nc > 16) epi_avx512(a, 2);
-  else epi_avx512(a, 1);
+  if (a->nc == 32) epi_avx512(a, 2, 1);
+  else if (a->nc == 16) epi_avx512(a, 1, 1);
+  else if (a->nc > 16) epi_avx512(a, 2, 0);
+  else epi_avx512(a, 1, 0);
+}
+
+/* tile_avx512 with the epilogue on its accumulators (no store and reload), nc == 16 * halves. */
+__attribute__((target("avx512f,avx512vpopcntdq,avx512bw,avx512dq"))) static inline __attribute__((always_inline)) void
+tile_epi_avx512(BNN_TILE_EPI_ARGS, const int halves) {
+  __m512i acc[BNN_MAXP][2];
+  tile_avx512_acc(base, pix_step, tap_off, a->np, taps, words, w, halves, acc);
+  epi512_k k;
+  epi512_load(a, halves, &k);
+#pragma GCC unroll 8
+  for (int p = 0; p < BNN_MAXP; ++p) { /* constant indices, as in tile_avx512 */
+    if (p >= a->np) break;
+    epi512_pixel(a, &k, halves, 1, p, acc[p]);
+  }
+}
+
+__attribute__((target("avx512f,avx512vpopcntdq,avx512bw,avx512dq"))) void bnn_tile_epi_avx512(BNN_TILE_EPI_ARGS) {
+  if (a->nc == 32) tile_epi_avx512(base, pix_step, tap_off, taps, words, w, a, 2);
+  else tile_epi_avx512(base, pix_step, tap_off, taps, words, w, a, 1);
 }
 
 #define EPI_AVX2_MAX (BNN_TILE / 8)
