@@ -118,8 +118,9 @@ def twin_models(binary: Path, out: Path, notes: list[str]) -> tuple[Path | None,
             notes.append(f"float twin: conversion failed ({why}); rows skipped")
             return None, None, False
     if not trained:
-        notes.append(f"float twin: {twin.name} at this model's architecture (width {twin.width}) has no trained "
-                     "weights: untrained, so its rows measure speed and size only (no accuracy row)")
+        notes.append(f"float twin: {twin.name} at this model's architecture (width {twin.width}, {twin.stacks} "
+                     f"stack{'s' if twin.stacks > 1 else ''}) has no trained weights: untrained, so its rows "
+                     "measure speed and size only (no accuracy row)")
     return (tfl if tfl.is_file() else None), (onnx if onnx.is_file() else None), trained
 
 
