@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models import shape
 from models.configs import CONFIGS, PRETRAINED, named_weights_fit, real_twin
 from runtime import codec
 from runtime.landmarker import DEFAULT_REFINE
@@ -98,7 +99,7 @@ def load_run(name: str, run_dir: Path | None = None) -> dict | None:
 
 
 def build_card(name: str, run_dir: Path | None) -> dict:
-    from convert.core import load_keras
+    from convert.core import load_keras, weights_label
     from models.configs import get_config
     from models.data import SHARED_DATA, data_hash, load_dataset, load_pts_folder, split
     from models.evaluate import KerasBackend, evaluate
@@ -137,6 +138,9 @@ def build_card(name: str, run_dir: Path | None) -> dict:
         card["training"]["data_sha256"] = data_hash(samples)
     _, val = split(samples)
     spec = cfg.spec()
+    spec.shape_correction = shape.for_weights(name, weights_label(weights))  # as conversion puts it
+    if spec.shape_correction:
+        card["shape_correction"] = spec.shape_correction["fit"]
     keras = KerasBackend(load_keras(cfg, weights))
     out = PRETRAINED / f"{name}-eval"
     full = evaluate(keras, spec, val, out, title=f"{name} (Keras, validation)", progress=False)
@@ -257,8 +261,15 @@ def markdown(card: dict) -> str:
     dm = card.get("decode_methods_keras")
     if dm:
         metric = "NME io" if c["task"] == "face" else "PCK@0.2"
-        lines += ["", f"Heatmap decode on the validation split (Keras, {metric}): " + ", ".join(
+        lines += ["", f"Heatmap decode on the validation split (Keras, {metric}, no shape correction): " + ", ".join(
             f"{k} {100 * v:.2f} %" for k, v in dm.items()) + f"; this model uses `{c['decode_method']}`."]
+    sc = card.get("shape_correction")
+    if sc:
+        lines += ["", f"Shape correction (`models/pretrained/{card['model']}.shape.json`, `python -m models.shape`, "
+                  "docs/runtime.md): a rank-" + f"{sc['rank']} ridge map from the decoded shape to the true one, "
+                  f"fitted on {sc['images']} training images ({sc['rows']} crops: ground-truth and detector boxes), "
+                  f"lambda {sc['lambda']:g} by 5-fold cross-validation ({sc['cv_nme_before']:.2f} -> "
+                  f"{sc['cv_nme_after']:.2f} % there); every row above but the decode comparison has it."]
     kv = card.get("keras_vs_tflite")
     if kv:
         lines += ["", f"Keras vs .tflite on the validation split: {100 * kv['images_within_0.1_points']:.1f} % of "

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models import shape
 from models.data import SHARED_DATA
 from runtime import codec
 from runtime.io import atomic_write_bytes
@@ -311,7 +312,8 @@ def _tool_versions() -> dict:
     return versions("tensorflow-cpu", "tf-keras", "larq", "larq-compute-engine", "numpy", "tflite-runtime")
 
 
-def _weights_label(weights) -> str:
+def weights_label(weights) -> str:
+    """What a spec records as its weights: the file's name and sha256 (or "random-init")."""
     return "random-init" if weights is None else f"{Path(weights).name} sha256:{_sha(Path(weights).read_bytes())}"
 
 
@@ -348,7 +350,8 @@ def convert(
                               "train the binary model from it (`--init` its best.h5) and convert that")
     model = load_keras(cfg, weights)
     spec = cfg.spec()
-    spec.weights = _weights_label(weights)
+    spec.weights = weights_label(weights)
+    spec.shape_correction = shape.for_weights(cfg.name, spec.weights)
     spec.tools = _tool_versions()
     x = parity_crops(spec, shared_data)
     fb = convert_keras(model, kind, calibration if calibration is not None else x)
@@ -389,7 +392,8 @@ def convert_onnx(cfg, *, weights: str | Path | None, out_dir: str | Path = "buil
         raise ConversionError(f"ONNX export needs torch, onnx and onnxruntime ({e}); run `make setup`") from None
     model = load_keras(cfg, weights)
     spec = cfg.spec()
-    spec.weights = _weights_label(weights)
+    spec.weights = weights_label(weights)
+    spec.shape_correction = shape.for_weights(cfg.name, spec.weights)
     spec.tools = {**_tool_versions(), **versions("torch", "onnx", "onnxruntime")}
     x = parity_crops(spec, shared_data)
     net = from_keras(model, cfg)

@@ -44,10 +44,9 @@ def predict(backend, spec, samples, crop_mode: str = "gt", flip_test: bool = Fal
     default, ``runtime.landmarker.DEFAULT_REFINE``); ground-truth boxes never are."""
     from tqdm import tqdm
 
-    from runtime import crop
     from runtime.detectors import calibration_for, resolve
     from runtime.detectors import create as create_detector
-    from runtime.landmarker import landmarks_in_box, object_boxes, refine_passes, refined
+    from runtime.landmarker import landmarks_in_box, refine_passes, refined
 
     detector = resolve(detector, spec.task, spec.name)
     det = create_detector(detector) if crop_mode == "detector" and detector != "none" else None
@@ -58,23 +57,33 @@ def predict(backend, spec, samples, crop_mode: str = "gt", flip_test: bool = Fal
     out = np.full((len(samples), spec.num_keypoints, 2), np.nan, np.float32)
     for i, s in enumerate(tqdm(samples, desc="evaluating", disable=not progress, mininterval=2)):
         img = s.load_image()
-        if crop_mode == "image":
-            box = crop.whole_image_box(img.shape, spec.crop_scale)
-        elif crop_mode == "gt":
-            box = s.box or crop.box_of_points(s.keypoints, s.visible)
-        else:  # the detection over the labelled object, as the runtime crops it
-            x, y, w, h = crop.box_of_points(s.keypoints, s.visible)
-            gc = (x + w / 2, y + h / 2)
-            dets = [] if det is None else [b for b in det.detect(img) if abs(b.x + b.w / 2 - gc[0]) < b.w / 2
-                                           and abs(b.y + b.h / 2 - gc[1]) < b.h / 2]
-            boxes, _ = object_boxes(dets[:1], img.shape, spec, cal)
-            stats["detector_missed"] += not dets
-            if not boxes:
-                continue
-            box = boxes[0]
+        box = sample_box(s, img, crop_mode, spec, det, cal, stats)
+        if box is None:
+            continue
         lm = landmarks_in_box(backend, spec, img, box, flip_test=flip_test)
         out[i] = refined(backend, spec, img, lm, passes, flip_test).keypoints
     return out
+
+
+def sample_box(s, img, crop_mode: str, spec, det, cal: dict, stats: dict | None = None):
+    """The landmark box (x, y, w, h) a pipeline crops for labelled sample ``s`` (image ``img``):
+    the whole image, the ground-truth box, or the detection over the labelled object mapped as the
+    runtime maps it (None when ``det`` finds none there; counted in ``stats["detector_missed"]``)."""
+    from runtime import crop
+    from runtime.landmarker import object_boxes
+
+    if crop_mode == "image":
+        return crop.whole_image_box(img.shape, spec.crop_scale)
+    if crop_mode == "gt":
+        return s.box or crop.box_of_points(s.keypoints, s.visible)
+    x, y, w, h = crop.box_of_points(s.keypoints, s.visible)
+    gc = (x + w / 2, y + h / 2)
+    dets = [] if det is None else [b for b in det.detect(img) if abs(b.x + b.w / 2 - gc[0]) < b.w / 2
+                                   and abs(b.y + b.h / 2 - gc[1]) < b.h / 2]
+    boxes, _ = object_boxes(dets[:1], img.shape, spec, cal)
+    if stats is not None:
+        stats["detector_missed"] = stats.get("detector_missed", 0) + (not dets)
+    return boxes[0] if boxes else None
 
 
 def face_metrics(pred, gt) -> dict:

@@ -234,7 +234,8 @@ def object_boxes(detections: list[Box], image_shape: tuple, spec: ModelSpec,
 
 def landmarks_in_box(backend, spec: ModelSpec, image: np.ndarray, box, source: str = "user",
                      flip_test: bool = False, timings: dict | None = None) -> Landmarks:
-    """The crop -> model -> decode -> image-pixels step shared by every pipeline.
+    """The crop -> model -> decode -> shape correction (if the spec has one) -> image-pixels step
+    shared by every pipeline.
 
     Args:
         backend: anything with ``run((1, S, S, 3) float32) -> (1, H, W, K) float32``.
@@ -257,7 +258,7 @@ def landmarks_in_box(backend, spec: ModelSpec, image: np.ndarray, box, source: s
         hm = 0.5 * (hm + codec.flip_heatmaps(hf, spec.flip_pairs))
     t2 = time.perf_counter()
     xy, scores = spec.decode(hm)
-    kp = crop.apply(crop.invert(m), codec.heatmap_to_input(xy, spec.stride))
+    kp = crop.apply(crop.invert(m), spec.correct_shape(codec.heatmap_to_input(xy, spec.stride)))
     t3 = time.perf_counter()
     for k, v in (("preprocess", t1 - t0), ("inference", t2 - t1), ("decode", t3 - t2)):
         t[k] = t.get(k, 0.0) + 1000 * v

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -17,9 +18,11 @@ import numpy as np
 
 from runtime import codec
 from runtime.codec import DecodeMethod
+from runtime.shape import ShapeCorrection
 
 SPEC_VERSION = 1
 METADATA_KEY = "bnn_landmarks_spec"
+_NUMBER_LIST = re.compile(r"\[\s*([-+0-9.eE,\s]+?)\s*\]")
 
 
 class Task(StrEnum):
@@ -57,6 +60,9 @@ class ModelSpec:
     # Face only: maps a detector box (x, y, w, h) to the landmark box the crop convention needs:
     # centre += (dx, dy) * w, side = scale * max(w, h). Filled per detector by calibration.
     detector_calibration: dict = field(default_factory=dict)
+    # A linear correction of the decoded shape fitted to these weights on training images
+    # (:class:`runtime.shape.ShapeCorrection` as a dict, ``python -m models.shape``), or None.
+    shape_correction: dict | None = None
     config: dict = field(default_factory=dict)
     weights: str = ""  # where the weights came from (path and sha256), or "random-init"
     tflite_sha256: str | None = None
@@ -68,6 +74,24 @@ class ModelSpec:
         # the JSON form stores the values; typed here (ValueError, caught by the loaders, if unknown)
         self.task = Task(self.task)
         self.decode_method = DecodeMethod(self.decode_method)
+        self._corrector()  # a malformed correction fails at load, not at the first frame
+
+    def _corrector(self) -> ShapeCorrection | None:
+        """The typed ``shape_correction``, parsed once per dict assigned to it."""
+        c = self.__dict__.get("_parsed_correction")
+        if c is None or c[0] is not self.shape_correction:
+            sc = ShapeCorrection.from_dict(self.shape_correction) if self.shape_correction else None
+            if sc is not None and sc.num_keypoints != self.num_keypoints:
+                raise ValueError(f"shape correction is for {sc.num_keypoints} keypoints, the model has "
+                                 f"{self.num_keypoints}; refit it with `python -m models.shape`")
+            c = self.__dict__["_parsed_correction"] = (self.shape_correction, sc)
+        return c[1]
+
+    def correct_shape(self, xy: np.ndarray) -> np.ndarray:
+        """(K, 2) decoded keypoints in crop-input pixels -> the same after the shape correction
+        (unchanged without one)."""
+        c = self._corrector()
+        return xy if c is None else c.apply(xy, self.input_size)
 
     @property
     def num_keypoints(self) -> int:
@@ -91,7 +115,10 @@ class ModelSpec:
         return d
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        """Indented JSON, each list of numbers on one line (a shape correction's thousands of
+        numbers would otherwise take a line each)."""
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        return _NUMBER_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelSpec:

@@ -82,6 +82,7 @@ public final class Landmarker {
         float[] xy = new float[2 * k], scores = new float[k];
         HeatmapCodec.decode(hm, hs, hs, k, spec.decodeMethod, spec.heatmapSigma, xy, scores);
         HeatmapCodec.heatmapToInput(xy, spec.stride());
+        if (spec.shapeCorrection != null) spec.shapeCorrection.apply(xy, s);
         Affine.apply(Affine.invert(m), xy);
         long t3 = System.nanoTime();
         lastMs[1] += (t1 - t0) / 1e6;

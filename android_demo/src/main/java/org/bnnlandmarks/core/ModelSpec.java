@@ -6,8 +6,8 @@ import org.json.JSONObject;
 
 /**
  * The model spec that travels with every artifact as a JSON sidecar (runtime/spec.py writes it):
- * input size and normalisation, heatmap size, keypoints, flip pairs, decode method, crop scale and
- * the detector-box calibration.
+ * input size and normalisation, heatmap size, keypoints, flip pairs, decode method, crop scale, the
+ * detector-box calibration and the shape correction.
  */
 public final class ModelSpec {
     public final String name;
@@ -23,6 +23,8 @@ public final class ModelSpec {
     public final float heatmapSigma;
     public final int[][] skeleton;
     public final String tfliteSha256;
+    /** The learned correction of the decoded shape, or null. */
+    public final ShapeCorrection shapeCorrection;
     private final JSONObject calibration;
 
     private ModelSpec(JSONObject o) throws JSONException {
@@ -44,6 +46,7 @@ public final class ModelSpec {
             skeleton[i] = new int[] {e.getInt(0), e.getInt(1)};
         }
         tfliteSha256 = o.isNull("tflite_sha256") ? null : o.optString("tflite_sha256", null);
+        shapeCorrection = ShapeCorrection.parse(o, numKeypoints);
         JSONObject cal = o.optJSONObject("detector_calibration");
         calibration = cal == null ? new JSONObject() : cal;
         if (inputSize <= 0 || heatmapSize <= 0 || inputSize % heatmapSize != 0 || numKeypoints <= 0
