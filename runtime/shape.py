@@ -58,8 +58,8 @@ class ShapeCorrection:
         a = np.asarray(xy, np.float64)
         if a.shape[-2:] != (self.num_keypoints, 2):
             raise ValueError(f"shape correction for {self.num_keypoints} keypoints got points of shape {a.shape}")
-        x = a.reshape(-1, 2 * self.num_keypoints) / input_size
-        y = self._mean_out + ((x - self._mean_in) @ self._down) @ self._up
+        d = a.reshape(-1, 2 * self.num_keypoints) / input_size - self._mean_in
+        y = self._mean_out + (d @ self._down) @ self._up
         return (y * input_size).reshape(a.shape).astype(np.float32)
 
     def to_dict(self) -> dict:

@@ -109,16 +109,19 @@ class ModelSpec:
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
+        if d["shape_correction"] is None:  # specs without one keep the bytes they had before it existed
+            del d["shape_correction"]
         d["flip_pairs"] = [list(p) for p in self.flip_pairs]
         d["skeleton"] = [list(p) for p in self.skeleton]
         d["num_keypoints"] = self.num_keypoints
         return d
 
     def to_json(self) -> str:
-        """Indented JSON, each list of numbers on one line (a shape correction's thousands of
-        numbers would otherwise take a line each)."""
+        """Indented JSON, each list of more than 8 numbers on one line (a shape correction's
+        thousands of numbers would otherwise take a line each; specs without one keep their bytes)."""
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
-        return _NUMBER_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+        return _NUMBER_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]"
+                                if m.group(1).count(",") >= 8 else m.group(0), text)
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelSpec:

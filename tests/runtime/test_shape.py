@@ -46,11 +46,16 @@ def test_malformed_corrections_are_refused_at_load(tiny_face_tflite):
 def test_spec_round_trips_its_correction_and_reparses_a_new_one(tiny_face_tflite):
     spec = ModelSpec.load(tiny_face_tflite.with_suffix(".json"))
     assert spec.shape_correction is None
+    assert "shape_correction" not in spec.to_json()  # a spec without one keeps its bytes
     xy = np.full((68, 2), 10.0, np.float32)
     assert spec.correct_shape(xy) is xy
     spec.shape_correction = _shift(68, 2, -1, spec.input_size)
     np.testing.assert_allclose(spec.correct_shape(xy), xy + [2, -1], atol=1e-4)
-    back = ModelSpec.from_json(spec.to_json())
+    text = spec.to_json()
+    # each list of numbers on one line: about a line per row of its two matrices, not one per number
+    added = len(text.splitlines()) - len(dataclasses.replace(spec, shape_correction=None).to_json().splitlines())
+    assert added <= 2 * 136 + 12, added
+    back = ModelSpec.from_json(text)
     assert back == spec
     np.testing.assert_allclose(back.correct_shape(xy), xy + [2, -1], atol=1e-4)
     spec.shape_correction = _shift(68, 0, 3, spec.input_size)  # a new dict is parsed again

@@ -145,7 +145,7 @@ public class PipelineTest {
     @Test public void smoothedVideoMatchesPython() throws Exception {
         JSONObject gold = Golden.json();
         JSONObject v = gold.getJSONObject("video");
-        double tolMax = Golden.tol(gold, "landmark_px_max");
+        double tolMax = Golden.tol(gold, "video_px_max");
         JSONArray frames = v.getJSONArray("frames");
         try (NativeModel det = Golden.detector(); NativeModel model = Golden.model(v.getString("model"))) {
             Landmarker lm = new Landmarker(Golden.spec(v.getString("model")), model, Golden.blazeFace(det), 0.25f, 4);
