@@ -266,11 +266,11 @@ def markdown(card: dict) -> str:
     sc = card.get("shape_correction")
     if sc:
         lines += ["", f"Shape correction (`models/pretrained/{card['model']}.shape.json`, `python -m models.shape`, "
-                  "docs/runtime.md): a rank-" + f"{sc['rank']} ridge map from the decoded shape to the true one, "
-                  f"fitted on {sc['images']} training images ({sc['rows']} crops: ground-truth boxes, jittered copies of "
-                  "them and the default detector's boxes), "
-                  f"lambda {sc['lambda']:g} by 5-fold cross-validation ({sc['cv_nme_before']:.2f} -> "
-                  f"{sc['cv_nme_after']:.2f} % there); every row above but the decode comparison has it."]
+                  f"docs/runtime.md): a rank-{sc['rank']} ridge map from the decoded shape to the true one, fitted on "
+                  f"{sc['images']} training images ({sc['rows']} crops: ground-truth boxes, jittered copies of them "
+                  f"and the default detector's boxes), lambda {sc['lambda']:g} by 5-fold cross-validation "
+                  f"({sc['cv_nme_before']:.2f} -> {sc['cv_nme_after']:.2f} % there); every row above but the decode "
+                  "comparison has it."]
     kv = card.get("keras_vs_tflite")
     if kv:
         lines += ["", f"Keras vs .tflite on the validation split: {100 * kv['images_within_0.1_points']:.1f} % of "
