@@ -34,8 +34,9 @@ def test_the_filter_steadies_the_shipped_model_and_follows_motion():
     off, on = live.measure(speeds=(5,))
     assert off.smoothing == "off" and on.smoothing == "one-euro"
     assert off.jitter["lost_frames"] == on.jitter["lost_frames"] == 0
-    # raw: several % of the eye distance from frame to frame; filtered: a fraction of it
-    assert off.jitter["drawn_frame_to_frame_pct"] > 2.0
+    # raw: 1-3 % of the eye distance from frame to frame (1.8 % with the face model's shape
+    # correction, 2.3 % without it); filtered: a fraction of it
+    assert off.jitter["drawn_frame_to_frame_pct"] > 1.0
     assert on.jitter["drawn_frame_to_frame_pct"] < 0.25 * off.jitter["drawn_frame_to_frame_pct"]
     # raw follows a moving face at once; the filter lags, but by less than two frames
     assert abs(off.lag_frames[5]) < 0.3 and 0 < on.lag_frames[5] < 2.0
