@@ -2,9 +2,10 @@
 
 Runs the converted model through the runtime (without any correction its spec carries) on the
 training split, cropped at the ground-truth boxes, at jittered copies of them and at the default
-detector's boxes as the runtime maps them, and fits a reduced-rank ridge regression from the decoded shape to the true
-one in the crop's frame (:class:`runtime.shape.ShapeCorrection`). The ridge strength is chosen by
-5-fold cross-validation over images (inter-ocular NME); the validation split is not touched.
+detector's boxes as the runtime maps them, and fits a reduced-rank ridge regression from the
+decoded shape to the true one in the crop's frame (:class:`runtime.shape.ShapeCorrection`). The
+ridge strength is chosen by 5-fold cross-validation over images (inter-ocular NME); the validation
+split is not touched.
 Writes ``models/pretrained/<model>.shape.json``, which conversion (``make convert``,
 ``python -m convert.card``) puts into the spec of a model converted from the same weights.
 """
@@ -25,9 +26,9 @@ LAMBDAS = (3e-6, 1e-5, 2e-5, 5e-5, 1e-4, 3e-4)
 # 3.810 % at full rank, 3.941 % at 16 (a scratch run, lambda 2e-5)
 RANK = 32
 FOLDS = 5
-# Jittered copies of each ground-truth crop: cross-validated NME 3.763 -> 3.746 % with 2, and on the
-# validation split BlazeFace crops 3.99 -> 3.97 %, the Haar fallback's 4.95 -> 4.63 % (a scratch
-# comparison; adding Haar crops themselves helped Haar, 4.45 %, and cost the default crops 0.1-0.2)
+# Jittered copies of each ground-truth crop: cross-validated NME 3.763 -> 3.742 % with 2, and on the
+# validation split BlazeFace crops 3.99 -> 3.96 %, the Haar fallback's 4.95 -> 4.64 % (model card;
+# adding Haar crops themselves helped Haar, 4.45 %, and cost the default crops 0.1-0.2)
 JITTER = 2
 
 
